@@ -1,0 +1,3 @@
+module github.com/pogoserver/pogo
+
+go 1.26.8

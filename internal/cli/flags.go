@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pogoserver/pogo/internal/config"
+)
+
+// flag is one command-line option. set receives the value ("" for
+// switches).
+type flag struct {
+	names []string // "-b", "--bind"
+	arg   string   // metavar; "" for switches
+	help  string
+	set   func(c *config.Config, v string) error
+}
+
+func intFlag(dst func(*config.Config) *int) func(*config.Config, string) error {
+	return func(c *config.Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
+// secondsFlag takes whole or fractional seconds, as gunicorn's options do.
+func secondsFlag(dst func(*config.Config) *time.Duration) func(*config.Config, string) error {
+	return func(c *config.Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return fmt.Errorf("%q is not a number of seconds", v)
+		}
+		*dst(c) = time.Duration(f * float64(time.Second))
+		return nil
+	}
+}
+
+func strFlag(dst func(*config.Config) *string) func(*config.Config, string) error {
+	return func(c *config.Config, v string) error { *dst(c) = v; return nil }
+}
+
+var flags = []flag{
+	{[]string{"-b", "--bind"}, "ADDRESS", "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH (repeatable; default 127.0.0.1:8000)",
+		func(c *config.Config, v string) error { c.Binds = append(c.Binds, v); return nil }},
+	{[]string{"--threads"}, "N", fmt.Sprintf("Python threads: requests running the app at once (default %d)", config.DefaultThreads),
+		intFlag(func(c *config.Config) *int { return &c.Threads })},
+	{[]string{"--queue-size"}, "N", "requests waiting for a thread before clients get 503 (default 64 per thread)",
+		intFlag(func(c *config.Config) *int { return &c.QueueSize })},
+	{[]string{"--backlog"}, "N", "listen backlog (default 2048)",
+		intFlag(func(c *config.Config) *int { return &c.Backlog })},
+	{[]string{"--chdir"}, "DIR", "change to DIR before loading the app",
+		strFlag(func(c *config.Config) *string { return &c.Chdir })},
+	{[]string{"--pythonpath"}, "DIRS", "comma-separated directories to put first on sys.path",
+		func(c *config.Config, v string) error {
+			for _, d := range strings.Split(v, ",") {
+				if d = strings.TrimSpace(d); d != "" {
+					c.PythonPath = append(c.PythonPath, d)
+				}
+			}
+			return nil
+		}},
+	{[]string{"-e", "--env"}, "KEY=VALUE", "set an environment variable for the app (repeatable)",
+		func(c *config.Config, v string) error { c.Env = append(c.Env, v); return nil }},
+	{[]string{"--venv"}, "DIR", "virtualenv to run the app in (default $VIRTUAL_ENV)",
+		strFlag(func(c *config.Config) *string { return &c.Venv })},
+	{[]string{"--access-logfile"}, "FILE", "access log file, '-' for stdout (default: none)",
+		strFlag(func(c *config.Config) *string { return &c.AccessLogFile })},
+	{[]string{"--access-logformat"}, "FORMAT", "gunicorn access log format, or 'json' or 'combined'",
+		strFlag(func(c *config.Config) *string { return &c.AccessLogFormat })},
+	{[]string{"--error-logfile", "--log-file"}, "FILE", "error log file, '-' for stderr (default)",
+		strFlag(func(c *config.Config) *string { return &c.ErrorLogFile })},
+	{[]string{"--log-level"}, "LEVEL", "debug, info, warning, error or critical (default info)",
+		strFlag(func(c *config.Config) *string { return &c.LogLevel })},
+	{[]string{"--certfile"}, "FILE", "TLS certificate (PEM); serves HTTPS with --keyfile",
+		strFlag(func(c *config.Config) *string { return &c.CertFile })},
+	{[]string{"--keyfile"}, "FILE", "TLS private key (PEM)",
+		strFlag(func(c *config.Config) *string { return &c.KeyFile })},
+	{[]string{"--keep-alive"}, "SECONDS", "idle keep-alive timeout, 0 disables keep-alive (default 2)",
+		secondsFlag(func(c *config.Config) *time.Duration { return &c.KeepAlive })},
+	{[]string{"--header-timeout"}, "SECONDS", "time allowed to send the request line and headers (default 10)",
+		secondsFlag(func(c *config.Config) *time.Duration { return &c.HeaderTimeout })},
+	{[]string{"--graceful-timeout"}, "SECONDS", "time in-flight requests get to finish on shutdown (default 30)",
+		secondsFlag(func(c *config.Config) *time.Duration { return &c.GracefulTimeout })},
+	{[]string{"--limit-request-line"}, "BYTES", "longest request line, 0 for unlimited (default 4094)",
+		intFlag(func(c *config.Config) *int { return &c.LimitRequestLine })},
+	{[]string{"--limit-request-fields"}, "N", "most header fields in a request (default 100)",
+		intFlag(func(c *config.Config) *int { return &c.LimitRequestFields })},
+	{[]string{"--limit-request-field_size", "--limit-request-field-size"}, "BYTES", "longest header field, 0 for unlimited (default 8190)",
+		intFlag(func(c *config.Config) *int { return &c.LimitRequestFieldSize })},
+	{[]string{"--limit-request-body"}, "BYTES", "largest request body, 0 for unlimited (default 0)",
+		func(c *config.Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			c.LimitRequestBody = n
+			return nil
+		}},
+	{[]string{"-v", "--version"}, "", "print the version and exit", nil},
+	{[]string{"-h", "--help"}, "", "show this help and exit", nil},
+}
+
+var errHelp = errors.New("help requested")
+var errVersion = errors.New("version requested")
+
+// parse reads args (gunicorn style: options and the app spec in any order)
+// into a Config starting from the defaults.
+func parse(args []string) (config.Config, error) {
+	c := config.Defaults()
+	c.Binds = nil
+	byName := map[string]*flag{}
+	for i := range flags {
+		for _, n := range flags[i].names {
+			byName[n] = &flags[i]
+		}
+	}
+	var positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			positional = append(positional, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		f := byName[name]
+		if f == nil && !strings.HasPrefix(a, "--") && len(a) > 2 {
+			// -b127.0.0.1:8000
+			name, val, hasVal = a[:2], a[2:], true
+			f = byName[name]
+		}
+		if f == nil {
+			return c, fmt.Errorf("unrecognized option %s", name)
+		}
+		switch {
+		case f.names[0] == "-h":
+			return c, errHelp
+		case f.names[0] == "-v":
+			return c, errVersion
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return c, fmt.Errorf("option %s needs a value (%s)", name, f.arg)
+			}
+			i++
+			val = args[i]
+		}
+		if err := f.set(&c, val); err != nil {
+			return c, fmt.Errorf("option %s: %v", name, err)
+		}
+	}
+	switch len(positional) {
+	case 0:
+		return c, errors.New("no application given: usage: pogo [OPTIONS] MODULE:CALLABLE")
+	case 1:
+		c.App = positional[0]
+	default:
+		return c, fmt.Errorf("unexpected arguments after the app: %s", strings.Join(positional[1:], " "))
+	}
+	if len(c.Binds) == 0 {
+		c.Binds = config.Defaults().Binds
+	}
+	return c, c.Validate()
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: pogo [OPTIONS] MODULE:CALLABLE\n\n")
+	fmt.Fprintf(w, "Serve a Python WSGI application. MODULE:CALLABLE may also be MODULE:factory(args).\n\noptions:\n")
+	for _, f := range flags {
+		names := strings.Join(f.names, ", ")
+		if f.arg != "" {
+			names += " " + f.arg
+		}
+		fmt.Fprintf(w, "  %-38s %s\n", names, f.help)
+	}
+}

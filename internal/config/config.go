@@ -1,0 +1,131 @@
+// Package config holds pogo's configuration: one plain struct filled by the
+// CLI (gunicorn's flag names), with documented zero values and Validate.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is the whole server configuration. The zero value of each field is
+// documented; Defaults returns gunicorn's defaults where gunicorn has them.
+type Config struct {
+	// App is the WSGI app spec: MODULE:CALLABLE or MODULE:factory(args).
+	App string
+	// Binds are the addresses to listen on: HOST:PORT, [::1]:PORT, :PORT,
+	// HOST (port 8000) or unix:PATH. If empty, 127.0.0.1:8000 is used.
+	Binds []string
+	// Threads is the number of Python threads. If zero, DefaultThreads.
+	Threads int
+	// QueueSize bounds the requests waiting for a Python thread; beyond it
+	// clients get 503. If zero, 64 per thread.
+	QueueSize int
+	// Backlog is the listen(2) backlog. If zero, 2048.
+	Backlog int
+
+	// Chdir is the directory to change to before loading the app; "" = stay.
+	Chdir string
+	// PythonPath lists directories put first on sys.path.
+	PythonPath []string
+	// Env holds KEY=VALUE pairs set in the environment before Python starts.
+	Env []string
+	// Venv is a virtualenv to use; "" = $VIRTUAL_ENV if set, else none.
+	Venv string
+
+	// AccessLogFile is where access lines go: "-" = stdout, "" = nowhere.
+	AccessLogFile string
+	// AccessLogFormat is a gunicorn access_log_format, or "json" or
+	// "combined". If empty, gunicorn's default.
+	AccessLogFormat string
+	// ErrorLogFile is the error log: "-" or "" = stderr.
+	ErrorLogFile string
+	// LogLevel is debug, info, warning, error or critical. If empty, info.
+	LogLevel string
+
+	// CertFile and KeyFile enable TLS on every bind when both are set.
+	CertFile, KeyFile string
+
+	// KeepAlive is how long an idle keep-alive connection is kept. Zero
+	// disables keep-alive. Defaults sets gunicorn's 2s.
+	KeepAlive time.Duration
+	// HeaderTimeout bounds reading a request's line and headers (slow
+	// clients). If zero, 10s.
+	HeaderTimeout time.Duration
+
+	// LimitRequestLine is the longest request line in bytes (414 beyond).
+	// Zero means unlimited. Defaults sets gunicorn's 4094.
+	LimitRequestLine int
+	// LimitRequestFields is the most header fields a request may have
+	// (431 beyond). Zero means 32768. Defaults sets gunicorn's 100.
+	LimitRequestFields int
+	// LimitRequestFieldSize is the longest header field in bytes (431
+	// beyond). Zero means unlimited. Defaults sets gunicorn's 8190.
+	LimitRequestFieldSize int
+	// LimitRequestBody is the largest request body in bytes (413 beyond).
+	// Zero means unlimited.
+	LimitRequestBody int64
+
+	// GracefulTimeout bounds how long in-flight requests may take to finish
+	// on shutdown. If zero, 30s.
+	GracefulTimeout time.Duration
+}
+
+// DefaultThreads is the default number of Python threads, chosen by
+// measurement (see docs/internals.md).
+const DefaultThreads = 8
+
+// Defaults returns a Config with gunicorn's defaults.
+func Defaults() Config {
+	return Config{
+		Binds:                 []string{"127.0.0.1:8000"},
+		Threads:               DefaultThreads,
+		Backlog:               2048,
+		AccessLogFormat:       "",
+		LogLevel:              "info",
+		KeepAlive:             2 * time.Second,
+		HeaderTimeout:         10 * time.Second,
+		LimitRequestLine:      4094,
+		LimitRequestFields:    100,
+		LimitRequestFieldSize: 8190,
+		GracefulTimeout:       30 * time.Second,
+	}
+}
+
+// Validate reports the first invalid field by its flag name.
+func (c *Config) Validate() error {
+	switch {
+	case c.App == "":
+		return errors.New("no application given: want MODULE:CALLABLE")
+	case c.Threads < 0:
+		return fmt.Errorf("--threads must be >= 1, got %d", c.Threads)
+	case c.QueueSize < 0:
+		return fmt.Errorf("--queue-size must be >= 0, got %d", c.QueueSize)
+	case c.Backlog < 0:
+		return fmt.Errorf("--backlog must be >= 0, got %d", c.Backlog)
+	case c.LimitRequestLine < 0:
+		return fmt.Errorf("--limit-request-line must be >= 0, got %d", c.LimitRequestLine)
+	case c.LimitRequestFields < 0:
+		return fmt.Errorf("--limit-request-fields must be >= 0, got %d", c.LimitRequestFields)
+	case c.LimitRequestFieldSize < 0:
+		return fmt.Errorf("--limit-request-field_size must be >= 0, got %d", c.LimitRequestFieldSize)
+	case c.LimitRequestBody < 0:
+		return fmt.Errorf("--limit-request-body must be >= 0, got %d", c.LimitRequestBody)
+	case c.KeepAlive < 0:
+		return fmt.Errorf("--keep-alive must be >= 0, got %v", c.KeepAlive)
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return errors.New("--certfile and --keyfile must be given together")
+	}
+	for _, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+		}
+	}
+	for _, b := range c.Binds {
+		if b == "" || b == "unix:" {
+			return fmt.Errorf("--bind %q: empty address", b)
+		}
+	}
+	return nil
+}

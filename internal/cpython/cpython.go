@@ -1,0 +1,339 @@
+package cpython
+
+// #include <stdlib.h>
+// #include "pogo.h"
+import "C"
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+//go:embed bootstrap.py
+var bootstrap string
+
+// errorsOut receives what the app writes to wsgi.errors. Set once by Start.
+var errorsOut io.Writer
+
+var started sync.Once
+
+// Options configures the interpreter. Zero values are documented per field.
+type Options struct {
+	// Program is the python executable whose installation (or virtualenv,
+	// when it is a venv's bin/python) the interpreter uses. If empty,
+	// DefaultProgram.
+	Program string
+	// Argv becomes sys.argv. If empty, sys.argv is [""].
+	Argv []string
+	// EnvKeys names the environ keys the gateway's env buffer refers to by
+	// index: EnvKeys[i] is index i+1. At most 255.
+	EnvKeys []string
+	// Errors receives wsgi.errors output. If nil, os.Stderr is used.
+	Errors io.Writer
+}
+
+// Handler is the transport side of one request, called back from C while
+// Python runs the app. Byte slices passed in are valid only during the call.
+type Handler interface {
+	// ReadBody reads the rest of the request body (what did not fit in the
+	// body passed to Call). It returns io.EOF at the end.
+	ReadBody(p []byte) (int, error)
+	// Write sends body bytes; head (status and headers, encoded as in
+	// Result.Head) is non-nil on the first call only.
+	Write(head, body []byte) error
+	// SendFile sends count bytes of f from offset after head. f is closed
+	// by the caller after SendFile returns.
+	SendFile(head []byte, f *os.File, offset, count int64) error
+}
+
+// Kind says how a call ended.
+type Kind int
+
+const (
+	// Buffered: the whole response is in Result.Head and Result.Body.
+	Buffered Kind = C.POGO_BUFFERED
+	// Streamed: the response was written through the Handler.
+	Streamed Kind = C.POGO_STREAMED
+	// ErrorBeforeHeaders: the app failed before headers were sent.
+	ErrorBeforeHeaders Kind = C.POGO_ERROR_BEFORE
+	// ErrorAfterHeaders: the app failed after headers were sent.
+	ErrorAfterHeaders Kind = C.POGO_ERROR_AFTER
+	// ClientGone: a write to the client failed.
+	ClientGone Kind = C.POGO_GONE
+)
+
+// Flags describe a request to Call.
+type Flags int
+
+const (
+	Head     Flags = C.POGO_HEAD      // HEAD: consume the body, send none
+	HTTPS    Flags = C.POGO_HTTPS     // wsgi.url_scheme "https"
+	MoreBody Flags = C.POGO_MORE_BODY // body passed to Call is only the start
+)
+
+// Thread is a Python thread state bound to the OS thread that created it.
+// Its methods must be called from that OS thread (runtime.LockOSThread).
+type Thread struct {
+	c      *C.pogo_thread
+	res    *C.pogo_result // C memory, reused by every Call
+	handle cgo.Handle
+
+	handler Handler // set during Call; read by callbacks on this thread
+	readErr error   // the last ReadBody error, for the caller to inspect
+}
+
+// App is a loaded WSGI application.
+type App struct{ c *C.pogo_app }
+
+// Start initialises Python on the calling OS thread, which must stay locked
+// for the life of the process, and returns that thread (Python's main
+// thread). Start may be called once per process.
+func Start(opts Options) (*Thread, error) {
+	err := errors.New("cpython: Start called twice")
+	var main *Thread
+	started.Do(func() {
+		main, err = start(opts)
+	})
+	return main, err
+}
+
+func start(opts Options) (*Thread, error) {
+	if opts.Program == "" {
+		opts.Program = DefaultProgram
+	}
+	if len(opts.EnvKeys) > 255 {
+		return nil, errors.New("cpython: too many environ keys")
+	}
+	errorsOut = opts.Errors
+	if errorsOut == nil {
+		errorsOut = os.Stderr
+	}
+	argv := opts.Argv
+	if len(argv) == 0 {
+		argv = []string{""}
+	}
+	cprog := C.CString(opts.Program) // "" lets Python use its built-in prefix
+	defer C.free(unsafe.Pointer(cprog))
+	cboot := C.CString(bootstrap)
+	defer C.free(unsafe.Pointer(cboot))
+	av := nulJoin(argv)
+	keys := nulJoin(opts.EnvKeys)
+
+	t := &Thread{}
+	t.handle = cgo.NewHandle(t)
+	var cerr *C.char
+	t.c = C.pogo_init(cprog, cstr(av), C.size_t(len(av)), cstr(keys), C.size_t(len(keys)),
+		cboot, C.uintptr_t(t.handle), &cerr)
+	if t.c == nil {
+		return nil, fmt.Errorf("cpython: %s", takeString(cerr))
+	}
+	t.res = newResult()
+	return t, nil
+}
+
+// NewThread makes a Python thread state for the calling OS thread, which
+// must be locked (runtime.LockOSThread) for as long as the Thread is used.
+func NewThread() *Thread {
+	t := &Thread{res: newResult()}
+	t.handle = cgo.NewHandle(t)
+	t.c = C.pogo_thread_new(C.uintptr_t(t.handle))
+	return t
+}
+
+func newResult() *C.pogo_result {
+	return (*C.pogo_result)(C.calloc(1, C.size_t(unsafe.Sizeof(C.pogo_result{}))))
+}
+
+// Error is a failure reported by Python while loading or setting up: a
+// one-line Message and, for unexpected exceptions, the Traceback.
+type Error struct {
+	Message   string
+	Traceback string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func pyError(prefix string, cerr *C.char) error {
+	text := takeString(cerr)
+	msg, tb, _ := strings.Cut(text, "\n")
+	return &Error{Message: prefix + msg, Traceback: tb}
+}
+
+// AddPaths puts dirs first on sys.path, in order.
+func (t *Thread) AddPaths(dirs []string) error {
+	return t.exec("add_paths", strings.Join(dirs, "\x00"))
+}
+
+func (t *Thread) exec(fn, arg string) error {
+	cfn := C.CString(fn)
+	defer C.free(unsafe.Pointer(cfn))
+	carg := C.CString(arg)
+	defer C.free(unsafe.Pointer(carg))
+	var cerr *C.char
+	if C.pogo_exec(t.c, cfn, carg, &cerr) < 0 {
+		return pyError("", cerr)
+	}
+	return nil
+}
+
+// Load imports the app named by spec (MODULE:CALLABLE or
+// MODULE:factory(args)). multiprocess sets wsgi.multiprocess.
+func (t *Thread) Load(spec string, multiprocess bool) (*App, error) {
+	cspec := C.CString(spec)
+	defer C.free(unsafe.Pointer(cspec))
+	mp := C.int(0)
+	if multiprocess {
+		mp = 1
+	}
+	var cerr *C.char
+	app := C.pogo_load(t.c, cspec, mp, &cerr)
+	if app == nil {
+		return nil, pyError("", cerr)
+	}
+	return &App{c: app}, nil
+}
+
+// Result is the outcome of Call. Head and Body point into C memory owned by
+// the Result until Release.
+type Result struct {
+	Kind      Kind
+	Traceback string // for the error kinds
+	head      unsafe.Pointer
+	headLen   int
+	body      unsafe.Pointer
+	bodyLen   int
+}
+
+// Head is the response head for Buffered results: "STATUS\x00Name\x00Value\x00...".
+func (r *Result) Head() []byte { return unsafe.Slice((*byte)(r.head), r.headLen) }
+
+// Body is the buffered body. For a HEAD request it is nil and BodyLen
+// tells how long it would have been.
+func (r *Result) Body() []byte {
+	if r.body == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(r.body), r.bodyLen)
+}
+
+// BodyLen is the length of the body, also for HEAD requests.
+func (r *Result) BodyLen() int { return r.bodyLen }
+
+// Release frees the C memory behind Head and Body.
+func (r *Result) Release() {
+	C.free(r.head)
+	C.free(r.body)
+	r.head, r.body = nil, nil
+}
+
+// Call runs app for one request on this thread. env is the encoded environ
+// (see pogo.h); body is the request body read so far. h receives streamed
+// output and reads the rest of the body.
+func (t *Thread) Call(app *App, h Handler, env, body []byte, flags Flags) Result {
+	t.handler = h
+	t.readErr = nil
+	C.pogo_call(t.c, app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), t.res)
+	t.handler = nil
+	res := t.res
+	r := Result{
+		Kind:    Kind(res.kind),
+		head:    unsafe.Pointer(res.head),
+		headLen: int(res.head_len),
+		body:    unsafe.Pointer(res.body),
+		bodyLen: int(res.body_len),
+	}
+	if res.err != nil {
+		r.Traceback = C.GoStringN(res.err, C.int(res.err_len))
+		C.free(unsafe.Pointer(res.err))
+	}
+	return r
+}
+
+// ReadErr returns the error that ended the last body read, if any.
+func (t *Thread) ReadErr() error { return t.readErr }
+
+// Finalize runs Python's atexit functions and flushes stdio. Python must not
+// be used afterwards; the process is expected to exit.
+func (t *Thread) Finalize() { C.pogo_finalize(t.c) }
+
+// Version is the running Python's version, e.g. "3.11.7".
+func Version() string {
+	v := C.GoString(C.pogo_version())
+	v, _, _ = strings.Cut(v, " ")
+	return v
+}
+
+func nulJoin(ss []string) []byte {
+	var b []byte
+	for _, s := range ss {
+		b = append(b, s...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+func cbuf(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&b[0]))
+}
+
+func cstr(b []byte) *C.char { return cbuf(b) }
+
+func takeString(p *C.char) string {
+	if p == nil {
+		return "unknown error"
+	}
+	s := C.GoString(p)
+	C.free(unsafe.Pointer(p))
+	return s
+}
+
+// Main is Python's main thread: a goroutine locked to the OS thread that
+// started the interpreter. Setup work (loading apps, atexit) runs on it.
+type Main struct {
+	do chan func(*Thread) // callers -> the main thread
+}
+
+// StartMain starts the interpreter on a new locked OS thread.
+func StartMain(opts Options) (*Main, error) {
+	m := &Main{do: make(chan func(*Thread))}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // for life: the main thread state lives here
+		t, err := Start(opts)
+		errc <- err
+		if err != nil {
+			return
+		}
+		for f := range m.do {
+			f(t)
+		}
+	}()
+	return m, <-errc
+}
+
+// Do runs f on the main thread and waits for it.
+func (m *Main) Do(f func(*Thread)) {
+	done := make(chan struct{})
+	m.do <- func(t *Thread) { f(t); close(done) }
+	<-done
+}
+
+// DefaultProgram is the python executable pogo was built against, set at
+// link time by the Makefile (-X). Options.Program falls back to it.
+var DefaultProgram string
+
+// BuildVersion is the "major.minor" of the Python headers pogo was built with.
+func BuildVersion() string {
+	return fmt.Sprintf("%d.%d", int(C.pogo_build_major()), int(C.pogo_build_minor()))
+}

@@ -1,0 +1,950 @@
+/*
+ * gateway.c — the WSGI call: environ from Go's encoded buffer, wsgi.input,
+ * start_response/write, wsgi.errors, wsgi.file_wrapper, and consuming the
+ * response iterable. See pogo.h for the contract.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "_cgo_export.h"
+
+#define READ_CHUNK (64 * 1024)
+
+static PyObject *k_input, *k_scheme, *s_http, *s_https;
+PyObject *pogo_errors_obj;
+
+/* ---- a growable byte buffer (malloc'd) ---- */
+
+typedef struct {
+	char *p;
+	size_t n, cap;
+} buf;
+
+static void buf_put(buf *b, const void *src, size_t n)
+{
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		while (cap < b->n + n)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL)
+			abort();
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, src, n);
+	b->n += n;
+}
+
+/* latin1 returns the latin-1 bytes of a str without copying, or NULL with
+ * an exception set if obj is not a str or has characters above U+00FF. */
+static const char *latin1(PyObject *obj, Py_ssize_t *n, const char *what)
+{
+	if (!PyUnicode_Check(obj)) {
+		PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what,
+		             Py_TYPE(obj)->tp_name);
+		return NULL;
+	}
+#if PY_VERSION_HEX < 0x030C0000
+	if (PyUnicode_READY(obj) < 0)
+		return NULL;
+#endif
+	if (PyUnicode_KIND(obj) != PyUnicode_1BYTE_KIND) {
+		PyErr_Format(PyExc_ValueError, "%s is not latin-1: %R", what, obj);
+		return NULL;
+	}
+	*n = PyUnicode_GET_LENGTH(obj);
+	return (const char *)PyUnicode_1BYTE_DATA(obj);
+}
+
+static int is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return 1;
+	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* ---- wsgi.input ---- */
+
+typedef struct {
+	PyObject_HEAD
+	pogo_thread *t;
+	const char *p; /* unread window p[pos:len]: Go's body (borrowed) or buf */
+	Py_ssize_t pos, len;
+	char *buf;     /* read-ahead storage once the borrowed body is used up */
+	int more;      /* Go may have more body to read */
+	int active;    /* cleared when the request ends */
+} Input;
+
+static PyTypeObject InputType;
+
+static int input_check(Input *in)
+{
+	if (!in->active) {
+		PyErr_SetString(PyExc_ValueError, "wsgi.input used after the request ended");
+		return -1;
+	}
+	return 0;
+}
+
+/* read_go reads up to n bytes from the rest of the body into dst (C memory)
+ * with the GIL released. Returns bytes read, 0 at the end, -1 with an
+ * exception set. */
+static Py_ssize_t read_go(Input *in, char *dst, Py_ssize_t n)
+{
+	if (!in->more)
+		return 0;
+	ssize_t r;
+	Py_BEGIN_ALLOW_THREADS
+	r = pogoRead(in->t->handle, dst, (size_t)n);
+	Py_END_ALLOW_THREADS
+	if (r > 0)
+		return r;
+	in->more = 0;
+	if (r == 0)
+		return 0;
+	PyErr_SetString(PyExc_OSError, "pogo: client disconnected while the request body was read");
+	return -1;
+}
+
+/* fill makes sure the window has unread bytes: 1 if so, 0 at the end of
+ * the body, -1 on error. */
+static int fill(Input *in)
+{
+	if (in->pos < in->len)
+		return 1;
+	if (!in->more)
+		return 0;
+	if (in->buf == NULL && (in->buf = malloc(READ_CHUNK)) == NULL)
+		abort();
+	Py_ssize_t n = read_go(in, in->buf, READ_CHUNK);
+	if (n <= 0)
+		return (int)n;
+	in->p = in->buf;
+	in->pos = 0;
+	in->len = n;
+	return 1;
+}
+
+static int size_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t *size)
+{
+	*size = -1;
+	if (nargs > 1) {
+		PyErr_SetString(PyExc_TypeError, "expected at most one argument");
+		return -1;
+	}
+	if (nargs == 1 && args[0] != Py_None) {
+		*size = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
+		if (*size == -1 && PyErr_Occurred())
+			return -1;
+	}
+	return 0;
+}
+
+static PyObject *input_read(Input *in, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_ssize_t size;
+	if (input_check(in) < 0 || size_arg(args, nargs, &size) < 0)
+		return NULL;
+	Py_ssize_t avail = in->len - in->pos;
+	if (size >= 0 && avail >= size) {
+		PyObject *r = PyBytes_FromStringAndSize(in->p + in->pos, size);
+		in->pos += size;
+		return r;
+	}
+	if (size < 0 && !in->more) {
+		PyObject *r = PyBytes_FromStringAndSize(in->p + in->pos, avail);
+		in->pos = in->len;
+		return r;
+	}
+	/* Copy what is buffered, then read the rest straight into the result. */
+	Py_ssize_t cap = size >= 0 ? size : avail + READ_CHUNK;
+	PyObject *r = PyBytes_FromStringAndSize(NULL, cap);
+	if (r == NULL)
+		return NULL;
+	memcpy(PyBytes_AS_STRING(r), in->p + in->pos, (size_t)avail);
+	in->pos = in->len;
+	Py_ssize_t got = avail;
+	for (;;) {
+		if (got == cap) {
+			if (size >= 0)
+				break;
+			cap *= 2;
+			if (_PyBytes_Resize(&r, cap) < 0)
+				return NULL;
+		}
+		Py_ssize_t n = read_go(in, PyBytes_AS_STRING(r) + got, cap - got);
+		if (n < 0) {
+			Py_DECREF(r);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
+	if (got != cap && _PyBytes_Resize(&r, got) < 0)
+		return NULL;
+	return r;
+}
+
+static PyObject *readline(Input *in, Py_ssize_t size)
+{
+	int rc = fill(in);
+	if (rc <= 0)
+		return rc < 0 ? NULL : PyBytes_FromStringAndSize("", 0);
+	/* Fast path: the whole line is in the window. */
+	Py_ssize_t avail = in->len - in->pos;
+	Py_ssize_t lim = (size >= 0 && size < avail) ? size : avail;
+	const char *start = in->p + in->pos;
+	const char *nl = memchr(start, '\n', (size_t)lim);
+	if (nl != NULL || lim == size) {
+		Py_ssize_t take = nl ? nl - start + 1 : lim;
+		in->pos += take;
+		return PyBytes_FromStringAndSize(start, take);
+	}
+	buf b = {0};
+	for (;;) {
+		rc = fill(in);
+		if (rc < 0) {
+			free(b.p);
+			return NULL;
+		}
+		if (rc == 0)
+			break;
+		avail = in->len - in->pos;
+		lim = size >= 0 ? size - (Py_ssize_t)b.n : avail;
+		if (lim > avail)
+			lim = avail;
+		start = in->p + in->pos;
+		nl = memchr(start, '\n', (size_t)lim);
+		Py_ssize_t take = nl ? nl - start + 1 : lim;
+		buf_put(&b, start, (size_t)take);
+		in->pos += take;
+		if (nl != NULL || (size >= 0 && (Py_ssize_t)b.n >= size))
+			break;
+	}
+	PyObject *r = PyBytes_FromStringAndSize(b.p ? b.p : "", (Py_ssize_t)b.n);
+	free(b.p);
+	return r;
+}
+
+static PyObject *input_readline(Input *in, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_ssize_t size;
+	if (input_check(in) < 0 || size_arg(args, nargs, &size) < 0)
+		return NULL;
+	return readline(in, size);
+}
+
+static PyObject *input_readlines(Input *in, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_ssize_t hint;
+	if (input_check(in) < 0 || size_arg(args, nargs, &hint) < 0)
+		return NULL;
+	PyObject *list = PyList_New(0);
+	if (list == NULL)
+		return NULL;
+	Py_ssize_t total = 0;
+	for (;;) {
+		PyObject *line = readline(in, -1);
+		if (line == NULL) {
+			Py_DECREF(list);
+			return NULL;
+		}
+		Py_ssize_t n = PyBytes_GET_SIZE(line);
+		if (n == 0) {
+			Py_DECREF(line);
+			break;
+		}
+		int err = PyList_Append(list, line);
+		Py_DECREF(line);
+		if (err < 0) {
+			Py_DECREF(list);
+			return NULL;
+		}
+		total += n;
+		if (hint > 0 && total >= hint)
+			break;
+	}
+	return list;
+}
+
+static PyObject *input_next(Input *in)
+{
+	if (input_check(in) < 0)
+		return NULL;
+	PyObject *line = readline(in, -1);
+	if (line != NULL && PyBytes_GET_SIZE(line) == 0) {
+		Py_DECREF(line);
+		return NULL; /* StopIteration */
+	}
+	return line;
+}
+
+static void input_dealloc(Input *in)
+{
+	free(in->buf);
+	Py_TYPE(in)->tp_free((PyObject *)in);
+}
+
+static PyMethodDef input_methods[] = {
+	{"read", (PyCFunction)(void (*)(void))input_read, METH_FASTCALL, "read([size]) -> bytes"},
+	{"readline", (PyCFunction)(void (*)(void))input_readline, METH_FASTCALL, "readline([size]) -> bytes"},
+	{"readlines", (PyCFunction)(void (*)(void))input_readlines, METH_FASTCALL, "readlines([hint]) -> list"},
+	{NULL},
+};
+
+static PyTypeObject InputType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "pogo.Input",
+	.tp_basicsize = sizeof(Input),
+	.tp_dealloc = (destructor)input_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "wsgi.input: the request body",
+	.tp_iter = PyObject_SelfIter,
+	.tp_iternext = (iternextfunc)input_next,
+	.tp_methods = input_methods,
+};
+
+/* ---- start_response and write ---- */
+
+typedef struct {
+	PyObject_HEAD
+	pogo_thread *t;
+	char *head;        /* validated "STATUS\0Name\0Value\0..." */
+	size_t head_len;
+	int started;       /* start_response was called */
+	int sent;          /* head was handed to Go */
+	int head_only;     /* HEAD request: count body bytes, send none */
+	int gone;          /* the client went away */
+	int active;        /* cleared when the request ends */
+	size_t counted;    /* body bytes counted for HEAD */
+} Gate;
+
+static PyTypeObject GateType;
+
+/* build_head validates status and headers and encodes them for Go. */
+static int build_head(PyObject *status, PyObject *headers, buf *b)
+{
+	Py_ssize_t n;
+	const char *s = latin1(status, &n, "status");
+	if (s == NULL)
+		return -1;
+	int ok = n >= 3 && s[0] >= '1' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+	         s[2] >= '0' && s[2] <= '9' && (n == 3 || s[3] == ' ');
+	for (Py_ssize_t i = 3; ok && i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			ok = 0;
+	if (!ok || s[0] == '1') {
+		PyErr_Format(PyExc_ValueError, "invalid status %R: want a 3-digit code >= 200 and a reason", status);
+		return -1;
+	}
+	buf_put(b, s, (size_t)n);
+	buf_put(b, "", 1);
+
+	PyObject *seq = PySequence_Fast(headers, "response headers must be a list of (name, value) tuples");
+	if (seq == NULL)
+		return -1;
+	Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+	PyObject **items = PySequence_Fast_ITEMS(seq);
+	for (Py_ssize_t i = 0; i < count; i++) {
+		PyObject *h = items[i];
+		if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2) {
+			PyErr_Format(PyExc_TypeError, "response header must be a (name, value) tuple, not %R", h);
+			goto fail;
+		}
+		Py_ssize_t kn, vn;
+		const char *k = latin1(PyTuple_GET_ITEM(h, 0), &kn, "header name");
+		if (k == NULL)
+			goto fail;
+		const char *v = latin1(PyTuple_GET_ITEM(h, 1), &vn, "header value");
+		if (v == NULL)
+			goto fail;
+		ok = kn > 0;
+		for (Py_ssize_t j = 0; ok && j < kn; j++)
+			ok = is_tchar((unsigned char)k[j]);
+		if (!ok) {
+			PyErr_Format(PyExc_ValueError, "invalid header name %R", PyTuple_GET_ITEM(h, 0));
+			goto fail;
+		}
+		for (Py_ssize_t j = 0; j < vn; j++) {
+			unsigned char c = (unsigned char)v[j];
+			if ((c < 0x20 && c != '\t') || c == 0x7f) {
+				PyErr_Format(PyExc_ValueError, "invalid character in header %R: %R",
+				             PyTuple_GET_ITEM(h, 0), PyTuple_GET_ITEM(h, 1));
+				goto fail;
+			}
+		}
+		buf_put(b, k, (size_t)kn);
+		buf_put(b, "", 1);
+		buf_put(b, v, (size_t)vn);
+		buf_put(b, "", 1);
+	}
+	Py_DECREF(seq);
+	return 0;
+fail:
+	Py_DECREF(seq);
+	return -1;
+}
+
+/* send hands a body chunk (and the head, the first time) to Go with the
+ * GIL released. Returns 0, or -1 if the client is gone. */
+static int send(Gate *g, const char *data, size_t n)
+{
+	if (g->head_only) {
+		g->counted += n;
+		return 0;
+	}
+	const char *head = NULL;
+	size_t head_len = 0;
+	if (!g->sent) {
+		head = g->head;
+		head_len = g->head_len;
+		g->sent = 1;
+	}
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pogoWrite(g->t->handle, (char *)head, head_len, (char *)data, n);
+	Py_END_ALLOW_THREADS
+	if (rc < 0)
+		g->gone = 1;
+	return rc;
+}
+
+static PyObject *gate_write(Gate *g, PyObject *data)
+{
+	if (!g->active) {
+		PyErr_SetString(PyExc_ValueError, "write() called after the request ended");
+		return NULL;
+	}
+	if (!g->started) {
+		PyErr_SetString(PyExc_AssertionError, "write() before start_response()");
+		return NULL;
+	}
+	Py_buffer view;
+	if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+		return NULL;
+	int rc = view.len > 0 ? send(g, view.buf, (size_t)view.len) : 0;
+	PyBuffer_Release(&view);
+	if (rc < 0) {
+		PyErr_SetString(PyExc_OSError, "pogo: client disconnected");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef write_def = {"write", (PyCFunction)gate_write, METH_O, "write(data): send body bytes"};
+
+static PyObject *gate_call(Gate *g, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"status", "headers", "exc_info", NULL};
+	PyObject *status, *headers, *exc_info = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response", kwlist,
+	                                 &status, &headers, &exc_info))
+		return NULL;
+	if (!g->active) {
+		PyErr_SetString(PyExc_ValueError, "start_response() called after the request ended");
+		return NULL;
+	}
+	if (exc_info != Py_None) {
+		if (g->sent) {
+			/* Too late to change the response: re-raise the app's error. */
+			if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+				PyErr_SetString(PyExc_TypeError, "exc_info must be a (type, value, traceback) tuple");
+				return NULL;
+			}
+			PyObject *type = PyTuple_GET_ITEM(exc_info, 0);
+			PyObject *value = PyTuple_GET_ITEM(exc_info, 1);
+			PyObject *tb = PyTuple_GET_ITEM(exc_info, 2);
+			Py_INCREF(type);
+			Py_INCREF(value);
+			Py_INCREF(tb);
+			PyErr_Restore(type, value, tb == Py_None ? (Py_DECREF(tb), NULL) : tb);
+			return NULL;
+		}
+	} else if (g->started) {
+		PyErr_SetString(PyExc_AssertionError, "start_response() called twice without exc_info");
+		return NULL;
+	}
+	buf b = {0};
+	if (build_head(status, headers, &b) < 0) {
+		free(b.p);
+		return NULL;
+	}
+	free(g->head);
+	g->head = b.p;
+	g->head_len = b.n;
+	g->started = 1;
+	return PyCFunction_New(&write_def, (PyObject *)g);
+}
+
+static void gate_dealloc(Gate *g)
+{
+	free(g->head);
+	Py_TYPE(g)->tp_free((PyObject *)g);
+}
+
+static PyTypeObject GateType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "pogo.start_response",
+	.tp_basicsize = sizeof(Gate),
+	.tp_dealloc = (destructor)gate_dealloc,
+	.tp_call = (ternaryfunc)gate_call,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "start_response(status, headers, exc_info=None) -> write",
+};
+
+/* ---- wsgi.errors ---- */
+
+typedef struct {
+	PyObject_HEAD
+} Errors;
+
+static PyObject *errors_write(PyObject *self, PyObject *s)
+{
+	if (!PyUnicode_Check(s)) {
+		PyErr_Format(PyExc_TypeError, "write() argument must be str, not %.100s", Py_TYPE(s)->tp_name);
+		return NULL;
+	}
+	PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+	if (b == NULL)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	pogoLog(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+	Py_END_ALLOW_THREADS
+	Py_DECREF(b);
+	return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(s));
+}
+
+static PyObject *errors_writelines(PyObject *self, PyObject *lines)
+{
+	PyObject *it = PyObject_GetIter(lines);
+	if (it == NULL)
+		return NULL;
+	PyObject *line;
+	while ((line = PyIter_Next(it)) != NULL) {
+		PyObject *r = errors_write(self, line);
+		Py_DECREF(line);
+		if (r == NULL) {
+			Py_DECREF(it);
+			return NULL;
+		}
+		Py_DECREF(r);
+	}
+	Py_DECREF(it);
+	if (PyErr_Occurred())
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *errors_flush(PyObject *self, PyObject *unused) { Py_RETURN_NONE; }
+
+static PyMethodDef errors_methods[] = {
+	{"write", errors_write, METH_O, "write(str): append to the error log"},
+	{"writelines", errors_writelines, METH_O, "writelines(lines)"},
+	{"flush", errors_flush, METH_NOARGS, "flush()"},
+	{NULL},
+};
+
+static PyTypeObject ErrorsType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "pogo.Errors",
+	.tp_basicsize = sizeof(Errors),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "wsgi.errors: the server's error log",
+	.tp_methods = errors_methods,
+};
+
+/* ---- wsgi.file_wrapper ---- */
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *filelike;
+	Py_ssize_t blksize;
+} FileWrapper;
+
+static int fw_init(FileWrapper *fw, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"filelike", "blksize", NULL};
+	PyObject *filelike;
+	fw->blksize = 8192;
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|n:file_wrapper", kwlist, &filelike, &fw->blksize))
+		return -1;
+	if (fw->blksize <= 0)
+		fw->blksize = 8192;
+	Py_INCREF(filelike);
+	Py_XSETREF(fw->filelike, filelike);
+	return 0;
+}
+
+static PyObject *fw_next(FileWrapper *fw)
+{
+	PyObject *data = PyObject_CallMethod(fw->filelike, "read", "n", fw->blksize);
+	if (data == NULL)
+		return NULL;
+	if (PyObject_Length(data) == 0) {
+		Py_DECREF(data);
+		return PyErr_Occurred() ? NULL : NULL;
+	}
+	return data;
+}
+
+static PyObject *fw_close(FileWrapper *fw, PyObject *unused)
+{
+	if (PyObject_HasAttrString(fw->filelike, "close"))
+		return PyObject_CallMethod(fw->filelike, "close", NULL);
+	Py_RETURN_NONE;
+}
+
+static void fw_dealloc(FileWrapper *fw)
+{
+	Py_XDECREF(fw->filelike);
+	Py_TYPE(fw)->tp_free((PyObject *)fw);
+}
+
+static PyMethodDef fw_methods[] = {
+	{"close", (PyCFunction)fw_close, METH_NOARGS, "close the wrapped file"},
+	{NULL},
+};
+
+static PyTypeObject FileWrapperType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "pogo.FileWrapper",
+	.tp_basicsize = sizeof(FileWrapper),
+	.tp_dealloc = (destructor)fw_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "wsgi.file_wrapper(filelike, blksize=8192): sent with sendfile when it has a fileno",
+	.tp_iter = PyObject_SelfIter,
+	.tp_iternext = (iternextfunc)fw_next,
+	.tp_methods = fw_methods,
+	.tp_init = (initproc)fw_init,
+	.tp_new = PyType_GenericNew,
+};
+
+/* ---- the call ---- */
+
+int pogo_gateway_init(PyObject *module)
+{
+	PyTypeObject *types[] = {&InputType, &GateType, &ErrorsType, &FileWrapperType};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (PyType_Ready(types[i]) < 0)
+			return -1;
+	Py_INCREF(&FileWrapperType);
+	if (PyModule_AddObject(module, "FileWrapper", (PyObject *)&FileWrapperType) < 0)
+		return -1;
+	pogo_errors_obj = PyObject_New(PyObject, &ErrorsType);
+	if (pogo_errors_obj == NULL)
+		return -1;
+	Py_INCREF(pogo_errors_obj);
+	if (PyModule_AddObject(module, "errors", pogo_errors_obj) < 0)
+		return -1;
+	k_input = PyUnicode_InternFromString("wsgi.input");
+	k_scheme = PyUnicode_InternFromString("wsgi.url_scheme");
+	s_http = PyUnicode_InternFromString("http");
+	s_https = PyUnicode_InternFromString("https");
+	return (k_input && k_scheme && s_http && s_https) ? 0 : -1;
+}
+
+PyObject *pogo_base_environ(int multiprocess)
+{
+	PyObject *version = Py_BuildValue("(ii)", 1, 0);
+	if (version == NULL)
+		return NULL;
+	PyObject *d = Py_BuildValue("{sNsOsOsOsOsOsO}",
+	                            "wsgi.version", version,
+	                            "wsgi.multithread", Py_True,
+	                            "wsgi.multiprocess", multiprocess ? Py_True : Py_False,
+	                            "wsgi.run_once", Py_False,
+	                            "wsgi.errors", pogo_errors_obj,
+	                            "wsgi.file_wrapper", (PyObject *)&FileWrapperType,
+	                            "wsgi.input_terminated", Py_True);
+	return d;
+}
+
+static int decode_env(PyObject *env, const char *p, size_t len)
+{
+	const char *end = p + len;
+	while (p < end) {
+		unsigned k = (unsigned char)*p++;
+		PyObject *key;
+		if (k == 0) {
+			uint16_t kl;
+			memcpy(&kl, p, 2);
+			p += 2;
+			key = PyUnicode_DecodeLatin1(p, kl, NULL);
+			p += kl;
+		} else if ((Py_ssize_t)k <= pogo_nkeys) {
+			key = pogo_keys[k];
+			Py_INCREF(key);
+		} else {
+			PyErr_Format(PyExc_SystemError, "pogo: environ key index %u out of range", k);
+			return -1;
+		}
+		uint32_t vl;
+		memcpy(&vl, p, 4);
+		p += 4;
+		PyObject *val = key ? PyUnicode_DecodeLatin1(p, vl, NULL) : NULL;
+		p += vl;
+		int rc = val ? PyDict_SetItem(env, key, val) : -1;
+		Py_XDECREF(key);
+		Py_XDECREF(val);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* fail records the pending exception in out. */
+static void fail(Gate *g, pogo_result *out)
+{
+	if (g->gone) {
+		PyErr_Clear();
+		out->kind = POGO_GONE;
+		return;
+	}
+	size_t n;
+	char *text = pogo_format_exception(&n);
+	if (out->err == NULL) {
+		out->err = text;
+		out->err_len = n;
+		out->kind = g->sent ? POGO_ERROR_AFTER : POGO_ERROR_BEFORE;
+		return;
+	}
+	/* A second error (from close()): keep both tracebacks. */
+	char *both = realloc(out->err, out->err_len + n + 1);
+	if (both == NULL)
+		abort();
+	memcpy(both + out->err_len, text, n + 1);
+	out->err = both;
+	out->err_len += n;
+	free(text);
+}
+
+static void close_result(Gate *g, PyObject *result, pogo_result *out)
+{
+	if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
+		return;
+	PyObject *close = PyObject_GetAttrString(result, "close");
+	if (close == NULL) {
+		if (PyErr_ExceptionMatches(PyExc_AttributeError))
+			PyErr_Clear();
+		else
+			fail(g, out);
+		return;
+	}
+	PyObject *r = PyObject_CallNoArgs(close);
+	Py_DECREF(close);
+	if (r == NULL)
+		fail(g, out);
+	Py_XDECREF(r);
+}
+
+static int no_start(void)
+{
+	PyErr_SetString(PyExc_AssertionError, "the application returned a body before calling start_response()");
+	return -1;
+}
+
+/* finish_sequence handles a list or tuple of bytes: one buffer, a known
+ * length, and the Python thread free before the bytes hit the socket. */
+static int finish_sequence(Gate *g, PyObject *result, pogo_result *out)
+{
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(result);
+	PyObject **items = PySequence_Fast_ITEMS(result);
+	size_t total = 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		if (!PyBytes_Check(items[i])) {
+			PyErr_Format(PyExc_TypeError, "response body items must be bytes, not %.100s",
+			             Py_TYPE(items[i])->tp_name);
+			return -1;
+		}
+		total += (size_t)PyBytes_GET_SIZE(items[i]);
+	}
+	if (!g->started)
+		return no_start();
+	if (!g->head_only && total > 0) {
+		char *body = malloc(total);
+		if (body == NULL)
+			abort();
+		size_t off = 0;
+		for (Py_ssize_t i = 0; i < n; i++) {
+			size_t m = (size_t)PyBytes_GET_SIZE(items[i]);
+			memcpy(body + off, PyBytes_AS_STRING(items[i]), m);
+			off += m;
+		}
+		out->body = body;
+	}
+	out->body_len = total;
+	return 0;
+}
+
+/* finish_file sends a wsgi.file_wrapper over a regular file with sendfile.
+ * Returns 1 if it did, 0 if the generic path must be used, -1 on error. */
+static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
+{
+	int fd = PyObject_AsFileDescriptor(fw->filelike);
+	if (fd < 0) {
+		PyErr_Clear();
+		return 0;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	long long off;
+	PyObject *pos = PyObject_CallMethod(fw->filelike, "tell", NULL);
+	if (pos != NULL) {
+		off = PyLong_AsLongLong(pos);
+		Py_DECREF(pos);
+	} else {
+		off = -1;
+	}
+	if (off < 0) {
+		PyErr_Clear();
+		off = (long long)lseek(fd, 0, SEEK_CUR);
+		if (off < 0)
+			return 0;
+	}
+	if (!g->started)
+		return no_start();
+	long long count = (long long)st.st_size > off ? (long long)st.st_size - off : 0;
+	if (g->head_only) {
+		out->body_len = (size_t)count;
+		return 1;
+	}
+	int rc;
+	g->sent = 1;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pogoSendFile(g->t->handle, g->head, g->head_len, fd, off, count);
+	Py_END_ALLOW_THREADS
+	if (rc < 0)
+		g->gone = 1;
+	out->kind = rc < 0 ? POGO_GONE : POGO_STREAMED;
+	return 1;
+}
+
+/* finish consumes the response iterable. Returns 0 or -1 with an exception. */
+static int finish(Gate *g, PyObject *result, pogo_result *out)
+{
+	if (!g->sent && (PyList_CheckExact(result) || PyTuple_CheckExact(result))) {
+		if (finish_sequence(g, result, out) < 0)
+			return -1;
+		out->kind = POGO_BUFFERED;
+		return 0;
+	}
+	if (!g->sent && Py_IS_TYPE(result, &FileWrapperType)) {
+		int rc = finish_file(g, (FileWrapper *)result, out);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+	}
+	PyObject *it = PyObject_GetIter(result);
+	if (it == NULL)
+		return -1;
+	PyObject *item;
+	while ((item = PyIter_Next(it)) != NULL) {
+		if (!PyBytes_Check(item)) {
+			PyErr_Format(PyExc_TypeError, "response body items must be bytes, not %.100s",
+			             Py_TYPE(item)->tp_name);
+			Py_DECREF(item);
+			break;
+		}
+		Py_ssize_t n = PyBytes_GET_SIZE(item);
+		int rc = 0;
+		if (n > 0)
+			rc = g->started ? send(g, PyBytes_AS_STRING(item), (size_t)n) : no_start();
+		Py_DECREF(item);
+		if (rc < 0)
+			break;
+	}
+	Py_DECREF(it);
+	if (g->gone) {
+		PyErr_Clear();
+		out->kind = POGO_GONE;
+		return 0;
+	}
+	if (PyErr_Occurred())
+		return -1;
+	if (g->sent && !g->head_only) {
+		out->kind = POGO_STREAMED;
+		return 0;
+	}
+	if (!g->started)
+		return no_start();
+	out->kind = POGO_BUFFERED;
+	out->body_len = g->counted;
+	return 0;
+}
+
+int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
+              const char *body, size_t body_len, int flags, pogo_result *out)
+{
+	memset(out, 0, sizeof *out);
+	PyEval_RestoreThread(t->ts);
+
+	Input *in = NULL;
+	Gate *g = PyObject_New(Gate, &GateType);
+	PyObject *environ = PyDict_Copy(app->base);
+	if (g == NULL || environ == NULL)
+		goto internal;
+	g->t = t;
+	g->head = NULL;
+	g->head_len = 0;
+	g->started = g->sent = g->gone = 0;
+	g->head_only = (flags & POGO_HEAD) != 0;
+	g->active = 1;
+	g->counted = 0;
+
+	in = PyObject_New(Input, &InputType);
+	if (in == NULL)
+		goto internal;
+	in->t = t;
+	in->p = body;
+	in->pos = 0;
+	in->len = (Py_ssize_t)body_len;
+	in->buf = NULL;
+	in->more = (flags & POGO_MORE_BODY) != 0;
+	in->active = 1;
+
+	if (decode_env(environ, env, env_len) < 0 ||
+	    PyDict_SetItem(environ, k_input, (PyObject *)in) < 0 ||
+	    PyDict_SetItem(environ, k_scheme, (flags & POGO_HTTPS) ? s_https : s_http) < 0)
+		goto internal;
+
+	PyObject *args[2] = {environ, (PyObject *)g};
+	PyObject *result = PyObject_Vectorcall(app->callable, args, 2, NULL);
+	if (result == NULL) {
+		fail(g, out);
+	} else {
+		if (finish(g, result, out) < 0)
+			fail(g, out);
+		close_result(g, result, out);
+		Py_DECREF(result);
+	}
+	if (out->kind == POGO_BUFFERED) {
+		out->head = g->head; /* ownership passes to Go */
+		out->head_len = g->head_len;
+		g->head = NULL;
+	}
+	goto done;
+
+internal:
+	fail(g ? g : &(Gate){.sent = 0}, out);
+done:
+	if (in != NULL) {
+		in->active = 0;
+		in->p = NULL;
+		in->pos = in->len = 0;
+		in->more = 0;
+		Py_DECREF(in);
+	}
+	if (g != NULL) {
+		g->active = 0;
+		Py_DECREF(g);
+	}
+	Py_XDECREF(environ);
+	PyEval_SaveThread();
+	return out->kind;
+}

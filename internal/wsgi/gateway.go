@@ -1,0 +1,430 @@
+package wsgi
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/pogoserver/pogo/internal/cpython"
+)
+
+// DefaultPrefetch is how much of a request body is read in Go before the
+// request takes a Python thread, if Options.Prefetch is zero.
+const DefaultPrefetch = 64 << 10
+
+// Options configures a Gateway.
+type Options struct {
+	// Threads is the number of Python threads: at most this many requests
+	// run Python at once. Must be > 0.
+	Threads int
+	// QueueSize bounds the requests waiting for a thread; when it is full,
+	// Serve answers 503. If zero, 64 per thread is used.
+	QueueSize int
+	// Prefetch is the largest body read in Go before dispatch. If zero,
+	// DefaultPrefetch is used.
+	Prefetch int
+	// Software is SERVER_SOFTWARE, e.g. "pogo/1.0".
+	Software string
+	// Log receives errors (app tracebacks). If nil, slog.Default() is used.
+	Log *slog.Logger
+}
+
+// Gateway runs WSGI requests on a bounded pool of Python threads. Each
+// thread is a goroutine locked to its OS thread with one PyThreadState for
+// life, so threading.local survives across requests.
+type Gateway struct {
+	app     *cpython.App
+	opts    Options
+	log     *slog.Logger
+	queue   chan *call // connection goroutines -> Python threads
+	stopped sync.WaitGroup
+	once    sync.Once
+}
+
+// New starts the Python threads for app. The interpreter must be started.
+func New(app *cpython.App, opts Options) (*Gateway, error) {
+	if opts.Threads <= 0 {
+		return nil, fmt.Errorf("wsgi: threads must be > 0, got %d", opts.Threads)
+	}
+	if opts.QueueSize == 0 {
+		opts.QueueSize = 64 * opts.Threads
+	}
+	if opts.Prefetch == 0 {
+		opts.Prefetch = DefaultPrefetch
+	}
+	g := &Gateway{app: app, opts: opts, log: opts.Log, queue: make(chan *call, opts.QueueSize)}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	ready := make(chan struct{})
+	for range opts.Threads {
+		g.stopped.Add(1)
+		go g.thread(ready)
+	}
+	for range opts.Threads {
+		<-ready
+	}
+	return g, nil
+}
+
+// Close stops the Python threads once the queue is drained. Serve must not
+// be called afterwards.
+func (g *Gateway) Close() {
+	g.once.Do(func() { close(g.queue) })
+	g.stopped.Wait()
+}
+
+func (g *Gateway) thread(ready chan<- struct{}) {
+	defer g.stopped.Done()
+	runtime.LockOSThread() // never unlocked: the thread state belongs to this OS thread
+	t := cpython.NewThread()
+	ready <- struct{}{}
+	for c := range g.queue {
+		c.res = t.Call(g.app, c, c.env, c.body, c.flags)
+		c.readErr = t.ReadErr()
+		c.done <- struct{}{}
+	}
+}
+
+// call is one request in flight: filled by the connection goroutine, run
+// by a Python thread, finished by the connection goroutine.
+type call struct {
+	req   *Request
+	w     ResponseWriter
+	env   envBuf
+	path  []byte
+	body  []byte
+	flags cpython.Flags
+	done  chan struct{} // Python thread -> connection goroutine
+
+	// Set on the Python thread; read after done.
+	res     cpython.Result
+	readErr error
+	sent    bool  // head was written through w
+	werr    error // first write error
+}
+
+var calls = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+// Serve runs req through the app and writes the response to w. It returns
+// nil when the response was written completely and the connection may be
+// reused; ErrAborted or ErrClientGone when it must be closed; or an
+// *HTTPError the transport should answer (bad body, queue full).
+func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
+	c := calls.Get().(*call)
+	defer func() {
+		c.req, c.w, c.res, c.readErr, c.werr, c.sent = nil, nil, cpython.Result{}, nil, nil, false
+		calls.Put(c)
+	}()
+	c.req, c.w = req, w
+
+	// Read a small body now, so a slow upload never holds a Python thread.
+	c.flags = 0
+	c.body = c.body[:0]
+	contentLength := req.ContentLength
+	if req.Body != nil && req.ContentLength != 0 && !req.Expect100 {
+		var err error
+		contentLength, err = c.prefetch(g.opts.Prefetch)
+		if err != nil {
+			return &HTTPError{Status: 400, Reason: "Bad Request", Err: err}
+		}
+	} else if req.Body != nil && req.ContentLength != 0 {
+		c.flags |= cpython.MoreBody
+	}
+	if req.Method == "HEAD" {
+		c.flags |= cpython.Head
+	}
+	if req.TLS {
+		c.flags |= cpython.HTTPS
+	}
+	c.env, c.path = buildEnviron(c.env[:0], c.path, req, contentLength, g.opts.Software)
+
+	select {
+	case g.queue <- c:
+	default:
+		return errQueueFull
+	}
+	<-c.done
+	return g.finish(c)
+}
+
+// prefetch reads the body if it is no longer than limit. It returns the
+// CONTENT_LENGTH to report: the real length of a chunked body read whole.
+func (c *call) prefetch(limit int) (int64, error) {
+	req := c.req
+	n := req.ContentLength
+	if n > int64(limit) {
+		c.flags |= cpython.MoreBody
+		return n, nil
+	}
+	want := int(n)
+	if n < 0 {
+		want = limit + 1 // to tell "exactly limit" from "more"
+	}
+	if cap(c.body) < want {
+		c.body = make([]byte, want)
+	}
+	got, err := io.ReadFull(req.Body, c.body[:want])
+	c.body = c.body[:got]
+	switch {
+	case n >= 0 && err != nil:
+		return n, err
+	case n < 0 && got > limit:
+		c.flags |= cpython.MoreBody
+		return -1, nil
+	case n < 0 && err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
+		return -1, err
+	case n < 0:
+		return int64(got), nil
+	}
+	return n, nil
+}
+
+func (g *Gateway) finish(c *call) error {
+	res := &c.res
+	switch res.Kind {
+	case cpython.Buffered:
+		defer res.Release()
+		h, err := parseHead(res.Head())
+		if err != nil {
+			g.appError(c, err.Error()+"\n")
+			return c.writeError(500)
+		}
+		h.ContentLength = int64(res.BodyLen())
+		if err := c.w.WriteHeader(&h); err != nil {
+			return ErrClientGone
+		}
+		if body := res.Body(); len(body) > 0 {
+			if err := c.w.Write(body); err != nil {
+				return ErrClientGone
+			}
+		}
+		return nil
+	case cpython.Streamed:
+		if c.werr != nil {
+			return c.werr
+		}
+		return nil
+	case cpython.ErrorBeforeHeaders:
+		g.appError(c, res.Traceback)
+		return c.writeError(500)
+	case cpython.ErrorAfterHeaders:
+		g.appError(c, res.Traceback)
+		return ErrAborted
+	case cpython.ClientGone:
+		if c.werr != nil && !errors.Is(c.werr, ErrClientGone) {
+			// A bad head from the app surfaced at the first write.
+			g.appError(c, c.werr.Error()+"\n")
+			if !c.sent {
+				return c.writeError(500)
+			}
+			return ErrAborted
+		}
+		if c.readErr != nil {
+			g.log.Debug("request body read failed", "err", c.readErr)
+		}
+		return ErrClientGone
+	}
+	return fmt.Errorf("wsgi: unknown result kind %d", res.Kind)
+}
+
+func (g *Gateway) appError(c *call, traceback string) {
+	g.log.Error("Error handling request "+c.req.Method+" "+c.req.RequestURI, "traceback", traceback)
+}
+
+// writeError answers with a short plain-text error page.
+func (c *call) writeError(status int) error {
+	body := []byte(strconv.Itoa(status) + " " + statusText(status) + "\n")
+	h := ResponseHead{
+		Status:        status,
+		Reason:        statusText(status),
+		Header:        []Field{{"Content-Type", "text/plain; charset=utf-8"}},
+		ContentLength: int64(len(body)),
+	}
+	if err := c.w.WriteHeader(&h); err != nil {
+		return ErrClientGone
+	}
+	if c.req.Method != "HEAD" {
+		if err := c.w.Write(body); err != nil {
+			return ErrClientGone
+		}
+	}
+	return nil
+}
+
+// cpython.Handler, called on the Python thread with the GIL released.
+
+func (c *call) ReadBody(p []byte) (int, error) {
+	return c.req.Body.Read(p)
+}
+
+func (c *call) Write(head, body []byte) error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if head != nil {
+		if err := c.writeHead(head, -1); err != nil {
+			return err
+		}
+	}
+	if len(body) > 0 && c.req.Method != "HEAD" {
+		if err := c.w.Write(body); err != nil {
+			c.werr = ErrClientGone
+			return c.werr
+		}
+	}
+	return nil
+}
+
+func (c *call) SendFile(head []byte, f *os.File, offset, count int64) error {
+	if err := c.writeHead(head, count); err != nil {
+		return err
+	}
+	if err := c.w.SendFile(f, offset, count); err != nil {
+		c.werr = ErrClientGone
+		return c.werr
+	}
+	return nil
+}
+
+// writeHead sends the head of a streamed response. length is the body
+// length when the server knows it (a file), else -1.
+func (c *call) writeHead(head []byte, length int64) error {
+	h, err := parseHead(head)
+	if err != nil {
+		c.werr = err
+		return err
+	}
+	if length >= 0 && (h.ContentLength < 0 || h.ContentLength > length) {
+		h.ContentLength = length
+	}
+	c.sent = true
+	if err := c.w.WriteHeader(&h); err != nil {
+		c.werr = ErrClientGone
+		return c.werr
+	}
+	return nil
+}
+
+// parseHead decodes the C side's "STATUS\0Name\0Value\0..." block, already
+// validated for characters, into a ResponseHead, taking out hop-by-hop
+// headers and Content-Length.
+func parseHead(b []byte) (ResponseHead, error) {
+	h := ResponseHead{ContentLength: -1}
+	status, rest, _ := bytes.Cut(b, []byte{0})
+	code, reason, _ := bytes.Cut(status, []byte{' '})
+	n, err := strconv.Atoi(string(code))
+	if err != nil {
+		return h, fmt.Errorf("wsgi: invalid status %q", status)
+	}
+	h.Status = n
+	h.Reason = string(reason)
+	if h.Reason == "" {
+		h.Reason = statusText(n)
+	}
+	for len(rest) > 0 {
+		var name, value []byte
+		name, rest, _ = bytes.Cut(rest, []byte{0})
+		value, rest, _ = bytes.Cut(rest, []byte{0})
+		switch hop(name) {
+		case hopNone:
+			h.Header = append(h.Header, Field{string(name), string(value)})
+		case hopConnection:
+			if bytes.EqualFold(bytes.TrimSpace(value), []byte("close")) {
+				h.Close = true
+			}
+		case hopContentLength:
+			cl, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
+			if err != nil || cl < 0 {
+				return h, fmt.Errorf("wsgi: invalid Content-Length %q from the application", value)
+			}
+			if h.ContentLength >= 0 && h.ContentLength != cl {
+				return h, fmt.Errorf("wsgi: conflicting Content-Length headers from the application")
+			}
+			h.ContentLength = cl
+		}
+	}
+	return h, nil
+}
+
+const (
+	hopNone = iota
+	hopConnection
+	hopContentLength
+	hopDrop
+)
+
+// hop classifies response header names the server owns: hop-by-hop
+// headers (RFC 9110 section 7.6.1), which gunicorn drops too, and
+// Content-Length, which frames the body.
+func hop(name []byte) int {
+	switch len(name) {
+	case 2:
+		if bytes.EqualFold(name, []byte("TE")) {
+			return hopDrop
+		}
+	case 7:
+		if bytes.EqualFold(name, []byte("Upgrade")) || bytes.EqualFold(name, []byte("Trailer")) {
+			return hopDrop
+		}
+	case 10:
+		if bytes.EqualFold(name, []byte("Connection")) {
+			return hopConnection
+		}
+		if bytes.EqualFold(name, []byte("Keep-Alive")) {
+			return hopDrop
+		}
+	case 14:
+		if bytes.EqualFold(name, []byte("Content-Length")) {
+			return hopContentLength
+		}
+	case 17:
+		if bytes.EqualFold(name, []byte("Transfer-Encoding")) {
+			return hopDrop
+		}
+	case 18:
+		if bytes.EqualFold(name, []byte("Proxy-Authenticate")) {
+			return hopDrop
+		}
+	case 19:
+		if bytes.EqualFold(name, []byte("Proxy-Authorization")) {
+			return hopDrop
+		}
+	}
+	return hopNone
+}
+
+// HTTPError is an error the transport answers with Status.
+type HTTPError struct {
+	Status int
+	Reason string
+	// RetryAfter, if set, is sent as a Retry-After header.
+	RetryAfter string
+	Err        error
+}
+
+func (e *HTTPError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("wsgi: %d %s: %v", e.Status, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("wsgi: %d %s", e.Status, e.Reason)
+}
+
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+var errQueueFull = &HTTPError{Status: 503, Reason: "Service Unavailable", RetryAfter: "1",
+	Err: errors.New("all Python threads are busy and the queue is full")}
+
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Unknown"
+}

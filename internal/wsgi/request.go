@@ -1,0 +1,76 @@
+package wsgi
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// Field is one header line, with the name as the client or app sent it.
+type Field struct {
+	Name, Value string
+}
+
+// Request is what a transport hands the gateway. It is owned by the
+// transport and must stay valid until Serve returns.
+type Request struct {
+	Method     string // "GET"
+	RequestURI string // the raw request-target, e.g. "/a%20b?x=1"
+	Proto      string // "HTTP/1.1"
+	Header     []Field
+	// Host is the Host header (or HTTP/2 :authority), "" if none.
+	Host string
+	// ContentLength is the body length, or -1 if it is not known in advance
+	// (chunked). Zero means no body.
+	ContentLength int64
+	// Body reads the request body; nil if there is none. Reading it past
+	// the end returns io.EOF, never bytes of the next request.
+	Body io.Reader
+	// Expect100 is set when the client sent "Expect: 100-continue": the
+	// body is then not read before the app asks for it, so the transport
+	// sends "100 Continue" only if the app reads the body.
+	Expect100 bool
+	// RemoteAddr and RemotePort are the client's address ("" for unix sockets).
+	RemoteAddr, RemotePort string
+	// LocalAddr and LocalPort are the address the connection arrived on.
+	LocalAddr, LocalPort string
+	// TLS is set for requests that arrived over TLS.
+	TLS bool
+	// ScriptName is the SCRIPT_NAME the app is mounted at ("" for the root).
+	ScriptName string
+}
+
+// ResponseHead is a validated response status line and header block.
+type ResponseHead struct {
+	Status int
+	Reason string
+	// Header holds the app's end-to-end headers; hop-by-hop headers are
+	// removed (as gunicorn does) and Content-Length is in ContentLength.
+	Header []Field
+	// ContentLength is the body length, or -1 if unknown (the transport
+	// then uses chunked encoding on HTTP/1.1, or closes on HTTP/1.0).
+	ContentLength int64
+	// Close is set when the app sent "Connection: close".
+	Close bool
+}
+
+// ResponseWriter is the transport's side of a response. Methods are called
+// from one goroutine at a time, in order: WriteHeader once, then Write or
+// SendFile.
+type ResponseWriter interface {
+	WriteHeader(h *ResponseHead) error
+	// Write sends body bytes and flushes them to the client.
+	Write(p []byte) error
+	// SendFile sends count bytes of f starting at offset, using sendfile
+	// where the transport can.
+	SendFile(f *os.File, offset, count int64) error
+}
+
+// Serve's errors. The transport closes the connection for both.
+var (
+	// ErrAborted: the app failed after the response headers were sent; the
+	// response is incomplete and the connection must be closed, not reused.
+	ErrAborted = errors.New("wsgi: response aborted after headers were sent")
+	// ErrClientGone: writing the response failed.
+	ErrClientGone = errors.New("wsgi: client went away")
+)
