@@ -812,6 +812,7 @@ static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
 		return no_start();
 	long long count = (long long)st.st_size > off ? (long long)st.st_size - off : 0;
 	if (g->head_only) {
+		out->kind = POGO_BUFFERED;
 		out->body_len = (size_t)count;
 		return 1;
 	}

@@ -144,6 +144,9 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	if req.TLS {
 		c.flags |= cpython.HTTPS
 	}
+	if contentLength == 0 && !seen(req.Header, "Content-Length") {
+		contentLength = -1 // no body and no header: no CONTENT_LENGTH, as in CGI
+	}
 	c.env, c.path = buildEnviron(c.env[:0], c.path, req, contentLength, g.opts.Software)
 
 	select {
