@@ -207,7 +207,7 @@ func (s *Server) fill(x *exchange, r *http.Request) {
 	if r.ContentLength != 0 {
 		req.Body = r.Body
 		if s.opts.LimitRequestBody > 0 {
-			req.Body = http.MaxBytesReader(x.w, r.Body, s.opts.LimitRequestBody)
+			req.Body = &limitedBody{r: r.Body, n: s.opts.LimitRequestBody}
 		}
 	}
 	req.Expect100 = strings.EqualFold(r.Header.Get("Expect"), "100-continue")
@@ -216,6 +216,30 @@ func (s *Server) fill(x *exchange, r *http.Request) {
 		req.LocalAddr, req.LocalPort = splitAddr(la.String())
 	}
 	req.TLS = r.TLS != nil
+}
+
+// limitedBody fails with 413 once a body (chunked, or lying about its
+// length) goes past the limit.
+type limitedBody struct {
+	r io.Reader
+	n int64 // bytes still allowed
+}
+
+var errBodyTooLarge = &wsgi.HTTPError{Status: 413, Reason: "Content Too Large", Err: errors.New("request body too large")}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return 0, errBodyTooLarge
+	}
+	return n, err
 }
 
 func splitAddr(a string) (host, port string) {

@@ -133,6 +133,10 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		var err error
 		contentLength, err = c.prefetch(g.opts.Prefetch)
 		if err != nil {
+			var herr *HTTPError
+			if errors.As(err, &herr) {
+				return herr
+			}
 			return &HTTPError{Status: 400, Reason: "Bad Request", Err: err}
 		}
 	} else if req.Body != nil && req.ContentLength != 0 {

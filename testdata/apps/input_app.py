@@ -45,7 +45,7 @@ def app(environ, start_response):
         "len": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "pieces": len(chunks),
-        "lines_ok": all(c.endswith(b"\n") for c in chunks[:-1]) if mode.startswith("readline") or mode == "iter" else True,
+        "lines_ok": all(c.endswith(b"\n") for c in chunks[:-1]) if mode in ("readline", "readlines", "iter") else True,
         "content_length": environ.get("CONTENT_LENGTH"),
         "head": data[:20].decode("latin-1"),
     }
