@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (after scripts/setup.sh):
+#  1. gofmt, go vet, go mod tidy;
+#  2. the full suite with the default python3, -race, Flask/Django from .venv;
+#  3. the core suite (everything but the framework comparisons) against
+#     every other python3.9 ... python3.13 installed;
+#  4. the soak check (200k requests, RSS growth bound).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHON=${PYTHON:-python3}
+
+echo "== lint"
+bad=$(gofmt -l $(git ls-files '*.go'))
+[ -z "$bad" ] || { echo "gofmt would change: $bad"; exit 1; }
+make -s vet
+cp go.mod /tmp/pogo-go.mod.$$; cp go.sum /tmp/pogo-go.sum.$$ 2>/dev/null || true
+go mod tidy
+if ! cmp -s go.mod /tmp/pogo-go.mod.$$; then echo "go mod tidy changed go.mod"; exit 1; fi
+
+echo "== full suite: $($PYTHON --version)"
+VIRTUAL_ENV="$PWD/.venv" POGO_REQUIRE_FRAMEWORKS=1 make -s gotest TESTFLAGS="-race -count=1 -timeout 15m"
+
+# Other Pythons: python3.X on PATH, or pyenv's installs.
+default=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+for minor in 9 10 11 12 13; do
+	v=3.$minor
+	[ "$v" = "$default" ] && continue
+	py=""
+	if command -v "python$v" >/dev/null && "python$v" -c pass 2>/dev/null; then
+		py=$(command -v "python$v")
+	elif command -v pyenv >/dev/null; then
+		for d in "$(pyenv root)"/versions/$v.*; do
+			[ -x "$d/bin/python$v" ] && py="$d/bin/python$v"
+		done
+	fi
+	if [ -z "$py" ]; then
+		echo "== core suite: python$v not installed, skipped"
+		continue
+	fi
+	echo "== core suite: $($py --version) ($py)"
+	env -u VIRTUAL_ENV make -s gotest PYTHON="$py" TESTFLAGS="-count=1 -timeout 10m"
+done
+
+echo "== soak"
+./scripts/soak.sh
