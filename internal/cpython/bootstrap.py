@@ -13,13 +13,12 @@ class AppError(Exception):
     """A problem with the app spec, reported as one line without a traceback."""
 
 
-def add_paths(paths):
-    """Put the NUL-separated directories first on sys.path, in order."""
-    for p in reversed([p for p in paths.split("\0") if p]):
-        p = os.path.abspath(p)
-        if p in sys.path:
-            sys.path.remove(p)
-        sys.path.insert(0, p)
+def add_path(path):
+    """Put the directory first on sys.path."""
+    path = os.path.abspath(path)
+    if path in sys.path:
+        sys.path.remove(path)
+    sys.path.insert(0, path)
 
 
 def _literal(node):

@@ -169,7 +169,12 @@ func pyError(prefix string, cerr *C.char) error {
 
 // AddPaths puts dirs first on sys.path, in order.
 func (t *Thread) AddPaths(dirs []string) error {
-	return t.exec("add_paths", strings.Join(dirs, "\x00"))
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := t.exec("add_path", dirs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *Thread) exec(fn, arg string) error {
