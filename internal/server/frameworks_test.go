@@ -24,7 +24,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 func TestFrameworks(t *testing.T) {
