@@ -164,10 +164,10 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 		LimitRequestBody:      cfg.LimitRequestBody,
 	})
 
-	log.Info(banner(ls, tlsConfig != nil, threads))
-
+	// Catch signals before the banner says we are up.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	log.Info(banner(ls, tlsConfig != nil, threads))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ls) }()
 	select {
