@@ -43,7 +43,7 @@ type Gateway struct {
 	app     *cpython.App
 	opts    Options
 	log     *slog.Logger
-	pool    *pool // connection goroutines -> Python threads
+	queue   chan *call // connection goroutines -> Python threads
 	stopped sync.WaitGroup
 	once    sync.Once
 }
@@ -59,7 +59,7 @@ func New(app *cpython.App, opts Options) (*Gateway, error) {
 	if opts.Prefetch == 0 {
 		opts.Prefetch = DefaultPrefetch
 	}
-	g := &Gateway{app: app, opts: opts, log: opts.Log, pool: newPool(opts.QueueSize)}
+	g := &Gateway{app: app, opts: opts, log: opts.Log, queue: make(chan *call, opts.QueueSize)}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -77,7 +77,7 @@ func New(app *cpython.App, opts Options) (*Gateway, error) {
 // Close stops the Python threads once the queue is drained. Serve must not
 // be called afterwards.
 func (g *Gateway) Close() {
-	g.once.Do(g.pool.close)
+	g.once.Do(func() { close(g.queue) })
 	g.stopped.Wait()
 }
 
@@ -85,14 +85,8 @@ func (g *Gateway) thread(ready chan<- struct{}) {
 	defer g.stopped.Done()
 	runtime.LockOSThread() // never unlocked: the thread state belongs to this OS thread
 	t := cpython.NewThread()
-	w := &worker{wake: make(chan struct{}, 1)}
-	g.pool.join()
 	ready <- struct{}{}
-	for {
-		c := g.pool.next(w)
-		if c == nil {
-			return
-		}
+	for c := range g.queue {
 		c.res = t.Call(g.app, c, c.env, c.body, c.flags)
 		c.readErr = t.ReadErr()
 		c.done <- struct{}{}
@@ -159,7 +153,9 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	}
 	c.env, c.path = buildEnviron(c.env[:0], c.path, req, contentLength, g.opts.Software)
 
-	if !g.pool.submit(c) {
+	select {
+	case g.queue <- c:
+	default:
 		return errQueueFull
 	}
 	<-c.done
