@@ -13,9 +13,8 @@ echo "== lint"
 bad=$(gofmt -l $(git ls-files '*.go'))
 [ -z "$bad" ] || { echo "gofmt would change: $bad"; exit 1; }
 make -s vet
-cp go.mod /tmp/pogo-go.mod.$$; cp go.sum /tmp/pogo-go.sum.$$ 2>/dev/null || true
 go mod tidy
-if ! cmp -s go.mod /tmp/pogo-go.mod.$$; then echo "go mod tidy changed go.mod"; exit 1; fi
+if ! git diff --quiet -- go.mod go.sum 2>/dev/null; then echo "go mod tidy changed go.mod/go.sum"; git diff -- go.mod go.sum; exit 1; fi
 
 echo "== full suite: $($PYTHON --version)"
 VIRTUAL_ENV="$PWD/.venv" POGO_REQUIRE_FRAMEWORKS=1 make -s gotest TESTFLAGS="-race -count=1 -timeout 15m"
