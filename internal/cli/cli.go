@@ -180,6 +180,11 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 		err = srv.Shutdown(sctx)
 		cancel()
 		<-serveErr
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Requests still running in Python would block the thread
+			// pool and atexit: leave them to the process exit.
+			return exitError, fmt.Errorf("requests still running after --graceful-timeout %v; exiting", cfg.GracefulTimeout)
+		}
 	}
 	gw.Close()
 	main.Do(func(t *cpython.Thread) { t.Finalize() })
