@@ -4,7 +4,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -95,7 +93,7 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 			return exitError, fmt.Errorf("--chdir: %w", err)
 		}
 	}
-	program, err := pythonProgram(cfg.Venv)
+	program, err := cpython.ProgramFor(cfg.Venv)
 	if err != nil {
 		return exitError, err
 	}
@@ -214,48 +212,6 @@ func banner(ls []net.Listener, https bool, threads int) string {
 	}
 	return fmt.Sprintf("pogo %s, Python %s (%s), listening on %s, %d threads, pid %d",
 		version, cpython.Version(), exe, strings.Join(addrs, " "), threads, os.Getpid())
-}
-
-// pythonProgram picks the python executable whose environment the app runs
-// in: the virtualenv's (--venv, else $VIRTUAL_ENV) or the one pogo was
-// built with.
-func pythonProgram(venv string) (string, error) {
-	if venv == "" {
-		venv = os.Getenv("VIRTUAL_ENV")
-	}
-	if venv == "" {
-		return cpython.DefaultProgram, nil
-	}
-	venv, _ = filepath.Abs(venv)
-	cfg, err := os.ReadFile(filepath.Join(venv, "pyvenv.cfg"))
-	if err != nil {
-		return "", fmt.Errorf("virtualenv %s: no pyvenv.cfg: not a virtualenv", venv)
-	}
-	if v := venvVersion(cfg); v != "" && v != cpython.BuildVersion() && !strings.HasPrefix(v, cpython.BuildVersion()+".") {
-		return "", fmt.Errorf("virtualenv %s uses Python %s but pogo was built with Python %s", venv, v, cpython.BuildVersion())
-	}
-	for _, name := range []string{"python3", "python"} {
-		p := filepath.Join(venv, "bin", name)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("virtualenv %s has no bin/python3", venv)
-}
-
-func venvVersion(cfg []byte) string {
-	sc := bufio.NewScanner(strings.NewReader(string(cfg)))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "version", "version_info":
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 func openAccessLog(cfg *config.Config, stdout io.Writer) (*accesslog.Logger, error) {
