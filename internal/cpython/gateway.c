@@ -586,9 +586,10 @@ static PyObject *fw_next(FileWrapper *fw)
 	PyObject *data = PyObject_CallMethod(fw->filelike, "read", "n", fw->blksize);
 	if (data == NULL)
 		return NULL;
-	if (PyObject_Length(data) == 0) {
+	Py_ssize_t n = PyObject_Length(data);
+	if (n <= 0) {
 		Py_DECREF(data);
-		return PyErr_Occurred() ? NULL : NULL;
+		return NULL; /* end of file (StopIteration), or the error from len() */
 	}
 	return data;
 }
@@ -886,9 +887,9 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	PyEval_RestoreThread(t->ts);
 
 	Input *in = NULL;
+	PyObject *environ = NULL;
 	Gate *g = PyObject_New(Gate, &GateType);
-	PyObject *environ = PyDict_Copy(app->base);
-	if (g == NULL || environ == NULL)
+	if (g == NULL)
 		goto internal;
 	g->t = t;
 	g->head = NULL;
@@ -897,6 +898,9 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	g->head_only = (flags & POGO_HEAD) != 0;
 	g->active = 1;
 	g->counted = 0;
+	environ = PyDict_Copy(app->base);
+	if (environ == NULL)
+		goto internal;
 
 	in = PyObject_New(Input, &InputType);
 	if (in == NULL)

@@ -72,6 +72,13 @@ func TestFrameworks(t *testing.T) {
 						if rest := c.rest(); rest != "" {
 							t.Errorf("raw HEAD: pogo sent a body: %q", rest)
 						}
+						// HEAD announces the length GET would send.
+						g := dial(t, s.Addr)
+						g.send("GET " + r.Path + " HTTP/1.1\r\nHost: pogo.test\r\n\r\n")
+						gresp, _ := g.response("GET")
+						if hl, gl := resp.Header.Get("Content-Length"), gresp.Header.Get("Content-Length"); gl != "" && hl != gl {
+							t.Errorf("raw HEAD: Content-Length %q, GET has %q", hl, gl)
+						}
 					}
 
 					if r.Path == "/error" {

@@ -34,6 +34,8 @@ func TestResponseFraming(t *testing.T) {
 		{name: "write then list", method: "GET", path: "/write", status: 200, body: "written;returned", contentLength: -1, chunked: true},
 		{name: "HEAD of list keeps Content-Length", method: "HEAD", path: "/list", status: 200, body: "", contentLength: 11},
 		{name: "HEAD of generator counts the body", method: "HEAD", path: "/gen", status: 200, body: "", contentLength: 18},
+		{name: "HEAD keeps the app's Content-Length", method: "HEAD", path: "/head_aware", status: 200, body: "", contentLength: 11},
+		{name: "GET of the same", method: "GET", path: "/head_aware", status: 200, body: "hello world", contentLength: 11},
 		{name: "204 has no body", method: "GET", path: "/204", status: 204, body: "", contentLength: -1},
 		{name: "304 has no body", method: "GET", path: "/304", status: 304, body: "", contentLength: -1, header: map[string]string{"Etag": `"x"`}},
 		{name: "Connection: close from the app", method: "GET", path: "/conn_close", status: 200, body: "bye", contentLength: 3, closes: true},

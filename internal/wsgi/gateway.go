@@ -204,7 +204,11 @@ func (g *Gateway) finish(c *call) error {
 			g.appError(c, err.Error()+"\n")
 			return c.writeError(500)
 		}
-		h.ContentLength = int64(res.BodyLen())
+		if h.ContentLength < 0 || c.req.Method != "HEAD" {
+			// The server frames what it sends; for HEAD, an app that
+			// skips the body (Werkzeug does) still knows its length.
+			h.ContentLength = int64(res.BodyLen())
+		}
 		if err := c.w.WriteHeader(&h); err != nil {
 			return ErrClientGone
 		}

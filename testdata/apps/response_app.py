@@ -26,6 +26,10 @@ def app(environ, start_response):
         write = start_response("200 OK", text)
         write(b"written;")
         return [b"returned"]
+    if path == "/head_aware":
+        # Like Werkzeug: the length of the GET body, and no body for HEAD.
+        start_response("200 OK", text + [("Content-Length", "11")])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"hello world"]
     if path == "/204":
         start_response("204 No Content", [])
         return [b"ignored body"]
