@@ -4,7 +4,8 @@
 #  2. the full suite with the default python3, -race, Flask/Django from .venv;
 #  3. the core suite (everything but the framework comparisons) against
 #     every other python3.9 ... python3.13 installed;
-#  4. the soak check (200k requests, RSS growth bound).
+#  4. the fuzz targets, 60 s in all;
+#  5. the soak check (200k requests, RSS growth bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHON=${PYTHON:-python3}
@@ -39,6 +40,12 @@ for minor in 9 10 11 12 13; do
 	echo "== core suite: $($py --version) ($py)"
 	env -u VIRTUAL_ENV make -s gotest PYTHON="$py" TESTFLAGS="-count=1 -timeout 10m"
 done
+
+echo "== fuzz (time-boxed)"
+for target in FuzzParseHead FuzzChunked; do
+	go test ./internal/http1 -run '^$' -fuzz "^$target\$" -fuzztime 25s
+done
+make -s gotest PKGS=./internal/wsgi TESTFLAGS="-run NONE -fuzz FuzzUnquote -fuzztime 10s"
 
 echo "== soak"
 ./scripts/soak.sh
