@@ -5,17 +5,17 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/pogoserver/pogo/internal/accesslog"
+	"github.com/pogoserver/pogo/internal/http1"
 	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
@@ -43,12 +43,12 @@ type Options struct {
 	LimitRequestBody                                            int64
 }
 
-// Server is the HTTP/1.1 transport in front of the gateway. For now it
-// rides on net/http; the gateway does not depend on it.
+// Server is the transport in front of the gateway: our HTTP/1.1 engine
+// (internal/http1) on every listener, with TLS when configured.
 type Server struct {
 	opts Options
 	log  *slog.Logger
-	srv  *http.Server
+	h1   *http1.Server
 }
 
 // New makes a Server.
@@ -57,165 +57,137 @@ func New(opts Options) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.opts.HeaderTimeout == 0 {
-		s.opts.HeaderTimeout = 10 * time.Second
+	unlimited := func(n int) int {
+		if n <= 0 {
+			return 1 << 20
+		}
+		return n
 	}
-	if s.opts.LimitRequestFields == 0 {
-		s.opts.LimitRequestFields = 32768
-	}
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: s.opts.HeaderTimeout,
-		IdleTimeout:       opts.KeepAlive,
-		MaxHeaderBytes:    s.maxHeaderBytes(),
-		// HTTP/2 comes with the next transport; keep ALPN to http/1.1.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:     log.New(slogWriter{s.log}, "", 0),
-	}
-	if opts.KeepAlive == 0 {
-		s.srv.SetKeepAlivesEnabled(false)
+	s.h1 = &http1.Server{
+		Handler: s,
+		Limits: http1.Limits{
+			RequestLine: unlimited(opts.LimitRequestLine),
+			FieldSize:   unlimited(opts.LimitRequestFieldSize),
+			Fields:      orInt(opts.LimitRequestFields, 32768),
+		},
+		HeaderTimeout: opts.HeaderTimeout,
+		IdleTimeout:   opts.KeepAlive,
+		Log:           s.log,
 	}
 	return s
 }
 
-func (s *Server) maxHeaderBytes() int {
-	o := s.opts
-	if o.LimitRequestLine == 0 || o.LimitRequestFieldSize == 0 {
-		return 1 << 20
+func orInt(n, d int) int {
+	if n <= 0 {
+		return d
 	}
-	n := o.LimitRequestLine + o.LimitRequestFields*(o.LimitRequestFieldSize+2)
-	return min(n, 1<<20)
+	return n
 }
 
 // Serve accepts on every listener until Shutdown. It returns the first
-// error other than http.ErrServerClosed.
+// error other than the server closing.
 func (s *Server) Serve(ls []net.Listener) error {
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		if s.opts.TLS != nil {
 			l = tls.NewListener(l, s.opts.TLS)
 		}
-		go func() { errc <- s.srv.Serve(l) }()
+		go func() { errc <- s.h1.Serve(l) }()
 	}
 	var first error
 	for range ls {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+		if err := <-errc; err != nil && !errors.Is(err, http1.ErrServerClosed) && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-// Shutdown closes the listeners, then waits for in-flight requests until
-// ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// Shutdown closes the listeners and idle connections, then waits for
+// in-flight requests until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error { return s.h1.Shutdown(ctx) }
 
-// reqPool recycles the per-request state.
-var reqPool = sync.Pool{New: func() any { return new(exchange) }}
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 // exchange is one request/response pair: the wsgi.Request and the
-// wsgi.ResponseWriter over net/http's ResponseWriter.
+// wsgi.ResponseWriter over the engine's ResponseWriter.
 type exchange struct {
 	req    wsgi.Request
-	w      http.ResponseWriter
-	rc     *http.ResponseController
-	status int
-	bytes  int64
+	w      *http1.ResponseWriter
 	fields []wsgi.Field
+	out    []http1.HeaderField
+	head   *wsgi.ResponseHead // what the app answered, for the access log
+	limit  limitedBody
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// str views b as a string without copying. The request's strings point
+// into the connection's head buffer and are valid only during
+// ServeHTTP1, which is as long as the gateway may use them.
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.Reader, ci *http1.ConnInfo) {
 	start := time.Now()
-	x := reqPool.Get().(*exchange)
+	x := exchanges.Get().(*exchange)
 	defer func() {
-		*x = exchange{fields: x.fields[:0]}
-		reqPool.Put(x)
+		*x = exchange{fields: x.fields[:0], out: x.out[:0]}
+		exchanges.Put(x)
 	}()
 	x.w = w
-	x.rc = http.NewResponseController(w)
+	s.fill(x, r, body, ci)
 
-	err := s.check(r)
-	if err == nil {
-		s.fill(x, r)
-		err = s.opts.Gateway.Serve(&x.req, x)
-	}
+	err := s.opts.Gateway.Serve(&x.req, x)
 	var herr *wsgi.HTTPError
-	if errors.As(err, &herr) && x.status == 0 {
-		x.writeError(herr)
-	}
-	if s.opts.Access != nil {
-		s.access(x, r, start)
-	}
 	switch {
 	case err == nil:
-	case herr != nil:
-		if herr.Status == 400 || herr.Status == 413 {
-			// The body was not read to its end: the connection cannot be
-			// reused. net/http closes it after the handler returns.
-			w.Header().Set("Connection", "close")
+	case errors.As(err, &herr):
+		if w.Status() == 0 {
+			x.writeError(herr)
+		} else {
+			w.Abort()
 		}
 	default:
 		// The response is incomplete: close without finishing it, so the
 		// client sees a truncated, never a corrupt, response.
-		panic(http.ErrAbortHandler)
+		w.Abort()
+	}
+	if s.opts.Access != nil {
+		s.access(x, r, start)
 	}
 }
 
-// check applies gunicorn's request limits.
-func (s *Server) check(r *http.Request) error {
-	o := s.opts
-	if o.LimitRequestLine > 0 && len(r.Method)+len(r.RequestURI)+len(r.Proto)+2 > o.LimitRequestLine {
-		return &wsgi.HTTPError{Status: 414, Reason: "URI Too Long"}
-	}
-	n := 0
-	for name, vs := range r.Header {
-		n += len(vs)
-		for _, v := range vs {
-			if o.LimitRequestFieldSize > 0 && len(name)+2+len(v) > o.LimitRequestFieldSize {
-				return &wsgi.HTTPError{Status: 431, Reason: "Request Header Fields Too Large",
-					Err: errors.New("header field " + name + " too long")}
-			}
-		}
-	}
-	if n > o.LimitRequestFields {
-		return &wsgi.HTTPError{Status: 431, Reason: "Request Header Fields Too Large",
-			Err: errors.New("too many header fields")}
-	}
-	if o.LimitRequestBody > 0 && r.ContentLength > o.LimitRequestBody {
-		return &wsgi.HTTPError{Status: 413, Reason: "Content Too Large"}
-	}
-	return nil
-}
-
-// fill maps a net/http request to a wsgi.Request.
-func (s *Server) fill(x *exchange, r *http.Request) {
+// fill maps the engine's request to a wsgi.Request.
+func (s *Server) fill(x *exchange, r *http1.Request, body io.Reader, ci *http1.ConnInfo) {
 	req := &x.req
-	req.Method = r.Method
-	req.RequestURI = r.RequestURI
-	req.Proto = r.Proto
-	req.Host = r.Host
-	for name, vs := range r.Header {
-		for _, v := range vs {
-			x.fields = append(x.fields, wsgi.Field{Name: name, Value: v})
-		}
+	req.Method = str(r.Method)
+	req.RequestURI = str(r.Target)
+	req.Proto = "HTTP/1.1"
+	if r.Minor == 0 {
+		req.Proto = "HTTP/1.0"
 	}
-	if r.Host != "" {
-		x.fields = append(x.fields, wsgi.Field{Name: "Host", Value: r.Host})
+	req.Host = str(r.Host)
+	for _, h := range r.Headers {
+		x.fields = append(x.fields, wsgi.Field{Name: str(h.Name), Value: str(h.Value)})
 	}
 	req.Header = x.fields
-	req.ContentLength = r.ContentLength
-	if r.ContentLength != 0 {
-		req.Body = r.Body
+	switch {
+	case r.Chunked:
+		req.ContentLength = -1
+	case r.ContentLength > 0:
+		req.ContentLength = r.ContentLength
+	default:
+		req.ContentLength = 0
+	}
+	if req.ContentLength != 0 {
+		req.Body = body
 		if s.opts.LimitRequestBody > 0 {
-			req.Body = &limitedBody{r: r.Body, n: s.opts.LimitRequestBody}
+			x.limit = limitedBody{r: body, n: s.opts.LimitRequestBody}
+			req.Body = &x.limit
 		}
 	}
-	req.Expect100 = strings.EqualFold(r.Header.Get("Expect"), "100-continue")
-	req.RemoteAddr, req.RemotePort = splitAddr(r.RemoteAddr)
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		req.LocalAddr, req.LocalPort = splitAddr(la.String())
-	}
-	req.TLS = r.TLS != nil
+	req.Expect100 = r.Expect100
+	req.RemoteAddr, req.RemotePort = ci.RemoteHost, ci.RemotePort
+	req.LocalAddr, req.LocalPort = ci.LocalHost, ci.LocalPort
+	req.TLS = ci.TLS
 }
 
 // limitedBody fails with 413 once a body (chunked, or lying about its
@@ -242,102 +214,65 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func splitAddr(a string) (host, port string) {
-	h, p, err := net.SplitHostPort(a)
-	if err != nil {
-		return "", "" // unix socket
-	}
-	return h, p
-}
-
-func (s *Server) access(x *exchange, r *http.Request, start time.Time) {
-	path, query, _ := strings.Cut(r.RequestURI, "?")
-	if r.URL != nil {
-		path = r.URL.Path
-	}
+func (s *Server) access(x *exchange, r *http1.Request, start time.Time) {
+	path, query, _ := strings.Cut(x.req.RequestURI, "?")
 	e := accesslog.Entry{
-		RemoteAddr:      x.req.RemoteAddr,
-		Start:           start,
-		Duration:        time.Since(start),
-		Method:          r.Method,
-		URI:             r.RequestURI,
-		Path:            path,
-		Query:           query,
-		Proto:           r.Proto,
-		Status:          x.status,
-		BodyBytes:       x.bytes,
-		RequestHeaders:  r.Header,
-		ResponseHeaders: x.w.Header(),
+		RemoteAddr:     x.req.RemoteAddr,
+		Start:          start,
+		Duration:       time.Since(start),
+		Method:         x.req.Method,
+		URI:            x.req.RequestURI,
+		Path:           path,
+		Query:          query,
+		Proto:          x.req.Proto,
+		Status:         x.w.Status(),
+		BodyBytes:      x.w.Written(),
+		RequestHeaders: fieldList(x.req.Header),
+	}
+	if x.head != nil {
+		e.ResponseHeaders = fieldList(x.head.Header)
 	}
 	s.opts.Access.Log(&e)
+}
+
+// fieldList gives the access log header lookups.
+type fieldList []wsgi.Field
+
+func (l fieldList) Get(name string) string {
+	for _, f := range l {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value
+		}
+	}
+	return ""
 }
 
 // wsgi.ResponseWriter
 
 func (x *exchange) WriteHeader(h *wsgi.ResponseHead) error {
-	hdr := x.w.Header()
+	x.head = h
 	for _, f := range h.Header {
-		hdr.Add(f.Name, f.Value)
+		x.out = append(x.out, http1.HeaderField{Name: f.Name, Value: f.Value})
 	}
-	if _, ok := hdr["Content-Type"]; !ok {
-		hdr["Content-Type"] = nil // no sniffing: send what the app said
-	}
-	if h.ContentLength >= 0 {
-		hdr.Set("Content-Length", strconv.FormatInt(h.ContentLength, 10))
-	}
-	if h.Close {
-		hdr.Set("Connection", "close")
-	}
-	x.status = h.Status
-	x.w.WriteHeader(h.Status)
-	return nil
+	return x.w.WriteHeader(h.Status, h.Reason, x.out, h.ContentLength, h.Close)
 }
 
 func (x *exchange) Write(p []byte) error {
-	n, err := x.w.Write(p)
-	x.bytes += int64(n)
-	if errors.Is(err, http.ErrBodyNotAllowed) {
-		return nil // 204/304: the body is dropped, as HTTP requires
-	}
-	if err != nil {
-		return err
-	}
-	return x.rc.Flush()
-}
-
-func (x *exchange) SendFile(f *os.File, offset, count int64) error {
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return err
-	}
-	// net/http's ReaderFrom uses sendfile(2) for a LimitedReader over an
-	// *os.File when the response has a Content-Length.
-	n, err := io.Copy(x.w, &io.LimitedReader{R: f, N: count})
-	x.bytes += n
+	_, err := x.w.Write(p)
 	return err
 }
 
-func (x *exchange) writeError(e *wsgi.HTTPError) {
-	hdr := x.w.Header()
-	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	if e.RetryAfter != "" {
-		hdr.Set("Retry-After", e.RetryAfter)
-	}
-	if e.Status >= 400 && e.Status != 503 {
-		hdr.Set("Connection", "close")
-	}
-	body := strconv.Itoa(e.Status) + " " + e.Reason + "\n"
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	x.status = e.Status
-	x.w.WriteHeader(e.Status)
-	n, _ := io.WriteString(x.w, body)
-	x.bytes += int64(n)
+func (x *exchange) SendFile(f *os.File, offset, count int64) error {
+	return x.w.SendFile(f, offset, count)
 }
 
-// slogWriter routes net/http's own log lines (TLS handshake errors and the
-// like) to the error log at debug level.
-type slogWriter struct{ log *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Debug(strings.TrimSpace(string(p)))
-	return len(p), nil
+func (x *exchange) writeError(e *wsgi.HTTPError) {
+	hdr := []http1.HeaderField{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
+	if e.RetryAfter != "" {
+		hdr = append(hdr, http1.HeaderField{Name: "Retry-After", Value: e.RetryAfter})
+	}
+	body := strconv.Itoa(e.Status) + " " + e.Reason + "\n"
+	// After a 4xx the request body may be unread: close.
+	x.w.WriteHeader(e.Status, e.Reason, hdr, int64(len(body)), e.Status >= 400 && e.Status != 503)
+	io.WriteString(x.w, body)
 }

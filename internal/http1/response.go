@@ -1,0 +1,255 @@
+package http1
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// ResponseWriter writes one response on the connection. The head is held
+// until the first body bytes (or the end of the response) so head and body
+// leave in one write. Not safe for concurrent use.
+type ResponseWriter struct {
+	c    *conn
+	head []byte // the formatted head, until it is written; reused
+
+	status    int
+	length    int64 // declared Content-Length, -1 if none
+	written   int64 // body bytes written
+	chunked   bool
+	noBody    bool // HEAD, 1xx, 204, 304
+	headSent  bool
+	wroteHead bool // WriteHeader was called
+	closeConn bool // send Connection: close and close after
+	err       error
+	iov       net.Buffers // reused; out is the copy a write consumes
+	out       net.Buffers
+	chunkHdr  [20]byte
+}
+
+func (w *ResponseWriter) reset(c *conn) {
+	*w = ResponseWriter{c: c, head: w.head[:0], iov: w.iov[:0]}
+}
+
+// Status is the status written, 0 if none yet.
+func (w *ResponseWriter) Status() int { return w.status }
+
+// Written is the number of body bytes written.
+func (w *ResponseWriter) Written() int64 { return w.written }
+
+// HeaderField is one response header line.
+type HeaderField struct{ Name, Value string }
+
+// WriteHeader formats the status line and headers. length is the body
+// length if known, else -1: the body is then chunked (HTTP/1.1) or ends
+// when the connection closes (HTTP/1.0). closeConn asks to close the
+// connection after this response. Header names must not repeat the ones
+// the server owns (Content-Length, Transfer-Encoding, Connection, Date).
+func (w *ResponseWriter) WriteHeader(status int, reason string, header []HeaderField, length int64, closeConn bool) error {
+	if w.wroteHead {
+		return errors.New("http1: WriteHeader called twice")
+	}
+	w.wroteHead = true
+	w.status = status
+	req := &w.c.req
+	w.noBody = string(req.Method) == "HEAD" || status < 200 || status == 204 || status == 304
+	w.closeConn = closeConn || !req.KeepAlive || w.c.closing() || w.c.s.IdleTimeout <= 0
+
+	h := w.head[:0]
+	if req.Minor == 0 {
+		h = append(h, "HTTP/1.0 "...)
+	} else {
+		h = append(h, "HTTP/1.1 "...)
+	}
+	h = strconv.AppendInt(h, int64(status), 10)
+	h = append(h, ' ')
+	h = append(h, reason...)
+	h = append(h, "\r\nDate: "...)
+	h = append(h, date()...)
+	h = append(h, "\r\n"...)
+	for _, f := range header {
+		h = append(h, f.Name...)
+		h = append(h, ": "...)
+		h = append(h, f.Value...)
+		h = append(h, "\r\n"...)
+	}
+	w.length = length
+	switch {
+	case status < 200 || status == 204:
+		w.length = 0 // no framing headers at all (RFC 9110 8.6)
+	case status == 304:
+		w.length = 0
+	case length >= 0:
+		h = append(h, "Content-Length: "...)
+		h = strconv.AppendInt(h, length, 10)
+		h = append(h, "\r\n"...)
+	case req.Minor >= 1:
+		w.chunked = !w.noBody
+		h = append(h, "Transfer-Encoding: chunked\r\n"...)
+	default:
+		w.closeConn = true // HTTP/1.0: the body ends with the connection
+	}
+	switch {
+	case w.closeConn:
+		h = append(h, "Connection: close\r\n"...)
+	case req.Minor == 0:
+		h = append(h, "Connection: keep-alive\r\n"...)
+	}
+	h = append(h, "\r\n"...)
+	w.head = h
+	return nil
+}
+
+// Write sends body bytes, with the head if it is still pending, in one
+// write to the socket.
+func (w *ResponseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHead {
+		return 0, errors.New("http1: Write before WriteHeader")
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.noBody || len(p) == 0 {
+		return len(p), nil
+	}
+	if w.length >= 0 && w.written+int64(len(p)) > w.length {
+		// More than declared: send what fits, then fail the response.
+		p = p[:w.length-w.written]
+		w.err = errors.New("http1: body longer than Content-Length")
+	}
+	iov := w.iov[:0]
+	if !w.headSent {
+		iov = append(iov, w.head)
+	}
+	if w.chunked {
+		hdr := strconv.AppendInt(w.chunkHdr[:0], int64(len(p)), 16)
+		hdr = append(hdr, "\r\n"...)
+		iov = append(iov, hdr, p, crlf)
+	} else {
+		iov = append(iov, p)
+	}
+	if err := w.send(iov); err != nil {
+		w.err = err
+		return 0, err
+	}
+	w.headSent = true
+	w.written += int64(len(p))
+	if w.err != nil {
+		return len(p), w.err
+	}
+	return len(p), nil
+}
+
+var crlf = []byte("\r\n")
+
+// SendFile sends count bytes of f from offset: with sendfile(2) on plain
+// TCP connections.
+func (w *ResponseWriter) SendFile(f *os.File, offset, count int64) error {
+	if w.noBody {
+		return nil
+	}
+	if w.chunked {
+		// Unknown length: copy through Write.
+		_, err := io.Copy(writerOnly{w}, io.NewSectionReader(f, offset, count))
+		return err
+	}
+	if err := w.flushHead(); err != nil {
+		return err
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return err
+	}
+	w.c.setWriteDeadline()
+	n, err := io.Copy(w.c.rwc, &io.LimitedReader{R: f, N: count})
+	w.written += n
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+type writerOnly struct{ io.Writer }
+
+// send writes iov, keeping its backing array for the next response.
+func (w *ResponseWriter) send(iov net.Buffers) error {
+	w.iov = iov[:0]
+	w.out = iov
+	err := w.c.write(&w.out)
+	w.out = nil
+	return err
+}
+
+func (w *ResponseWriter) flushHead() error {
+	if w.headSent {
+		return w.err
+	}
+	err := w.send(append(w.iov[:0], w.head))
+	w.headSent = true
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+var errAborted = errors.New("http1: response aborted")
+
+// Abort marks the response as failed: the connection is closed without
+// completing it (no last chunk), so the client sees it truncated.
+func (w *ResponseWriter) Abort() {
+	if w.err == nil {
+		w.err = errAborted
+	}
+}
+
+// finish completes the response: the head if nothing was written, the
+// last chunk. It reports whether the connection may carry another request.
+func (w *ResponseWriter) finish() bool {
+	if !w.wroteHead {
+		w.WriteHeader(500, "Internal Server Error", nil, 0, true)
+	}
+	if w.err != nil {
+		return false
+	}
+	if w.chunked {
+		iov := w.iov[:0]
+		if !w.headSent {
+			iov = append(iov, w.head)
+		}
+		iov = append(iov, lastChunk)
+		err := w.send(iov)
+		w.headSent = true
+		if err != nil {
+			return false
+		}
+	} else if err := w.flushHead(); err != nil {
+		return false
+	}
+	if !w.noBody && w.length >= 0 && w.written != w.length {
+		return false // short body: the client cannot find the next response
+	}
+	return !w.closeConn
+}
+
+var lastChunk = []byte("0\r\n\r\n")
+
+// The Date header, formatted at most once per second.
+type dateCache struct {
+	unix int64
+	text []byte
+}
+
+var dateNow atomic.Pointer[dateCache]
+
+func date() []byte {
+	now := time.Now()
+	d := dateNow.Load()
+	if d == nil || d.unix != now.Unix() {
+		d = &dateCache{unix: now.Unix(), text: now.UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
+		dateNow.Store(d)
+	}
+	return d.text
+}

@@ -1,0 +1,460 @@
+package http1
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Handler serves one request. req, its byte slices and body are valid only
+// until ServeHTTP1 returns; so is w.
+type Handler interface {
+	ServeHTTP1(w *ResponseWriter, req *Request, body io.Reader, conn *ConnInfo)
+}
+
+// ConnInfo describes the connection a request arrived on. Immutable.
+type ConnInfo struct {
+	Remote, Local net.Addr
+	// RemoteHost, RemotePort, LocalHost and LocalPort are the addresses
+	// as strings, made once per connection ("" for unix sockets).
+	RemoteHost, RemotePort, LocalHost, LocalPort string
+	TLS                                          bool
+}
+
+func splitAddr(a net.Addr) (host, port string) {
+	if a == nil || a.Network() == "unix" {
+		return "", ""
+	}
+	h, p, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "", ""
+	}
+	return h, p
+}
+
+// Server serves HTTP/1.1 on connections it accepts or is given. Fields
+// must not change after the first Serve.
+type Server struct {
+	Handler Handler
+	Limits  Limits
+	// HeaderTimeout bounds reading a request head once its first byte has
+	// arrived. If zero, 10s.
+	HeaderTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection waits for the next
+	// request. Zero disables keep-alive.
+	IdleTimeout time.Duration
+	// BodyTimeout bounds each read of a request body. If zero, 60s.
+	BodyTimeout time.Duration
+	// WriteTimeout bounds each write to the client. If zero, 60s.
+	WriteTimeout time.Duration
+	// MaxConns limits open connections; beyond it accepting waits. Zero
+	// means no limit.
+	MaxConns int
+	// Log receives connection-level errors at debug level. If nil,
+	// slog.Default().
+	Log *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{} // guarded by mu
+	conns     map[*conn]struct{}         // guarded by mu
+	sem       chan struct{}
+	semOnce   sync.Once
+	shutdown  atomic.Bool
+	done      chan struct{} // closed by Shutdown
+	doneOnce  sync.Once
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("http1: server closed")
+
+func (s *Server) init() {
+	s.semOnce.Do(func() {
+		if s.MaxConns > 0 {
+			s.sem = make(chan struct{}, s.MaxConns)
+		}
+		s.done = make(chan struct{})
+		s.listeners = map[*net.Listener]struct{}{}
+		s.conns = map[*conn]struct{}{}
+	})
+}
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[&l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, &l)
+		s.mu.Unlock()
+	}()
+
+	var delay time.Duration
+	for {
+		if s.sem != nil {
+			select {
+			case s.sem <- struct{}{}:
+			case <-s.done:
+				return ErrServerClosed
+			}
+		}
+		rwc, err := l.Accept()
+		if err != nil {
+			if s.sem != nil {
+				<-s.sem
+			}
+			if s.shutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		go s.ServeConn(rwc)
+	}
+}
+
+// ServeConn serves one connection until it closes. It takes a MaxConns
+// slot only when called by Serve.
+func (s *Server) ServeConn(rwc net.Conn) {
+	s.init()
+	c := newConn(s, rwc)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.close()
+		c.release()
+	}()
+	c.serve()
+}
+
+// Shutdown closes the listeners and idle connections, then waits for
+// active connections to finish their current request, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.shutdown.Store(true)
+	s.doneOnce.Do(func() { close(s.done) })
+	s.mu.Lock()
+	for l := range s.listeners {
+		(*l).Close()
+	}
+	s.mu.Unlock()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		n := 0
+		for c := range s.conns {
+			if c.idle.Load() {
+				c.rwc.Close()
+			} else {
+				n++
+			}
+		}
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// conn is one client connection, owned by its goroutine.
+type conn struct {
+	s    *Server
+	rwc  net.Conn
+	info ConnInfo
+	br   *bufio.Reader
+	head []byte // copy of the current request head; req points into it
+	req  Request
+	w    ResponseWriter
+	body bodyReader
+	idle atomic.Bool // waiting for a request: Shutdown may close it
+}
+
+// readBufferSize bounds a request head: one that does not fit gets 431.
+const readBufferSize = 32 << 10
+
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+func newConn(s *Server, rwc net.Conn) *conn {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(rwc)
+	c := &conn{s: s, rwc: rwc, br: br}
+	c.info = ConnInfo{Remote: rwc.RemoteAddr(), Local: rwc.LocalAddr()}
+	c.info.RemoteHost, c.info.RemotePort = splitAddr(c.info.Remote)
+	c.info.LocalHost, c.info.LocalPort = splitAddr(c.info.Local)
+	_, c.info.TLS = rwc.(*tls.Conn)
+	return c
+}
+
+func (c *conn) release() {
+	c.br.Reset(nil)
+	readers.Put(c.br)
+}
+
+func (c *conn) close() { c.rwc.Close() }
+
+func (c *conn) closing() bool { return c.s.shutdown.Load() }
+
+// write sends iov with one writev where the connection allows. It
+// consumes *iov.
+func (c *conn) write(iov *net.Buffers) error {
+	c.setWriteDeadline()
+	_, err := iov.WriteTo(c.rwc)
+	return err
+}
+
+func (c *conn) setWriteDeadline() {
+	c.rwc.SetWriteDeadline(time.Now().Add(orDur(c.s.WriteTimeout, 60*time.Second)))
+}
+
+func orDur(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (c *conn) serve() {
+	first := true
+	for {
+		// Wait for the next request: idle (keep-alive) timeout, then the
+		// header timeout once it has started.
+		c.idle.Store(true)
+		if c.closing() {
+			return
+		}
+		wait := c.s.IdleTimeout
+		if first {
+			wait = orDur(c.s.HeaderTimeout, 10*time.Second)
+		}
+		first = false
+		c.rwc.SetReadDeadline(time.Now().Add(wait))
+		if _, err := c.br.Peek(1); err != nil {
+			return // closed, idle timeout, or shut down
+		}
+		c.idle.Store(false)
+		c.rwc.SetReadDeadline(time.Now().Add(orDur(c.s.HeaderTimeout, 10*time.Second)))
+		if err := c.readHead(); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				c.writeError(e)
+			}
+			return
+		}
+		c.rwc.SetReadDeadline(time.Time{})
+		if !c.serveRequest() {
+			return
+		}
+		if c.s.IdleTimeout <= 0 {
+			return
+		}
+	}
+}
+
+// readHead reads and parses the next request head into c.req, copying it
+// out of the read buffer so that reading the body cannot move it.
+func (c *conn) readHead() error {
+	lim := &c.s.Limits
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		n, err := ParseHead(buf, &c.req, lim)
+		if err == nil {
+			c.head = append(c.head[:0], buf[:n]...)
+			rebase(&c.req, buf, c.head)
+			c.br.Discard(n)
+			return nil
+		}
+		if err != ErrIncomplete {
+			return err
+		}
+		if c.br.Buffered() == c.br.Size() {
+			return errTooManyFields // the head does not fit the buffer
+		}
+		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			return err
+		}
+	}
+}
+
+// rebase points the slices of req from old into its copy new.
+func rebase(req *Request, old, new []byte) {
+	move := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		off := cap(old) - cap(b)
+		return new[off : off+len(b) : off+len(b)]
+	}
+	req.Method = move(req.Method)
+	req.Target = move(req.Target)
+	req.Host = move(req.Host)
+	for i := range req.Headers {
+		req.Headers[i].Name = move(req.Headers[i].Name)
+		req.Headers[i].Value = move(req.Headers[i].Value)
+	}
+}
+
+// serveRequest runs the handler for c.req and reports whether the
+// connection may carry another request.
+func (c *conn) serveRequest() bool {
+	c.body.reset(c)
+	c.w.reset(c)
+	c.s.Handler.ServeHTTP1(&c.w, &c.req, &c.body, &c.info)
+	keep := c.w.finish()
+	if !keep {
+		return false
+	}
+	// The next request starts after this body: read what the handler
+	// left, up to a limit, else close.
+	return c.body.drain()
+}
+
+func (c *conn) writeError(e *Error) {
+	body := strconv.Itoa(e.Status) + " " + statusText(e.Status) + "\n"
+	head := "HTTP/1.1 " + strconv.Itoa(e.Status) + " " + statusText(e.Status) + "\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) +
+		"\r\nConnection: close\r\n\r\n"
+	c.setWriteDeadline()
+	io.WriteString(c.rwc, head+body)
+	c.s.log().Debug("bad request", "remote", c.info.RemoteHost, "err", e.Reason)
+}
+
+func statusText(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 413:
+		return "Content Too Large"
+	case 414:
+		return "URI Too Long"
+	case 417:
+		return "Expectation Failed"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 501:
+		return "Not Implemented"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Error"
+}
+
+// bodyReader reads the current request's body: Content-Length bytes or
+// the chunked body, sending 100 Continue on the first read if asked.
+type bodyReader struct {
+	c         *conn
+	remaining int64 // Content-Length bytes left
+	chunked   ChunkedReader
+	expect    bool // 100 Continue still to send
+	done      bool // the body was read to its end
+	err       error
+}
+
+const maxDrain = 256 << 10
+
+func (b *bodyReader) reset(c *conn) {
+	req := &c.req
+	*b = bodyReader{c: c, remaining: max(req.ContentLength, 0), expect: req.Expect100}
+	if req.Chunked {
+		b.chunked.Reset(c.br, &c.s.Limits)
+	} else if b.remaining == 0 {
+		b.done, b.expect = true, false
+	}
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	if b.expect {
+		b.expect = false
+		if b.c.w.wroteHead {
+			// The response is on its way without the body: do not ask
+			// the client for it.
+			b.err = io.EOF
+			return 0, b.err
+		}
+		b.c.setWriteDeadline()
+		if _, err := io.WriteString(b.c.rwc, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			b.err = err
+			return 0, err
+		}
+	}
+	b.c.rwc.SetReadDeadline(time.Now().Add(orDur(b.c.s.BodyTimeout, 60*time.Second)))
+	var n int
+	var err error
+	if b.c.req.Chunked {
+		n, err = b.chunked.Read(p)
+	} else {
+		if int64(len(p)) > b.remaining {
+			p = p[:b.remaining]
+		}
+		n, err = b.c.br.Read(p)
+		b.remaining -= int64(n)
+		if b.remaining == 0 {
+			err = io.EOF
+		} else if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err == io.EOF {
+		b.done = true
+	} else if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// drain reads the rest of the body so the next request can be parsed;
+// false if it is too long to bother or broken.
+func (b *bodyReader) drain() bool {
+	if b.done {
+		return true
+	}
+	if b.err != nil || b.expect {
+		return false // never asked for: the client may not send it
+	}
+	n, err := io.CopyN(io.Discard, b, maxDrain+1)
+	return err == io.EOF && n <= maxDrain
+}
