@@ -45,7 +45,7 @@ func TestBuildEnviron(t *testing.T) {
 		},
 		Host:       "[::1]:8443",
 		RemoteAddr: "::1", RemotePort: "5555",
-		TLS:        true,
+		TLS: true,
 	}
 	b, _ := buildEnviron(nil, nil, req, 3, "pogo/x")
 	got := decodeEnv(t, b)
