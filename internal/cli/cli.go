@@ -158,6 +158,7 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 		TLS:                   tlsConfig,
 		KeepAlive:             cfg.KeepAlive,
 		HeaderTimeout:         cfg.HeaderTimeout,
+		MaxConns:              cfg.MaxConnections,
 		LimitRequestLine:      cfg.LimitRequestLine,
 		LimitRequestFields:    cfg.LimitRequestFields,
 		LimitRequestFieldSize: cfg.LimitRequestFieldSize,

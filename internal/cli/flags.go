@@ -56,6 +56,8 @@ var flags = []flag{
 		intFlag(func(c *config.Config) *int { return &c.QueueSize })},
 	{[]string{"--backlog"}, "N", "listen backlog (default 2048)",
 		intFlag(func(c *config.Config) *int { return &c.Backlog })},
+	{[]string{"--worker-connections"}, "N", "most open client connections, 0 for no limit (default 10000)",
+		intFlag(func(c *config.Config) *int { return &c.MaxConnections })},
 	{[]string{"--chdir"}, "DIR", "change to DIR before loading the app",
 		strFlag(func(c *config.Config) *string { return &c.Chdir })},
 	{[]string{"--pythonpath"}, "DIRS", "comma-separated directories to put first on sys.path",

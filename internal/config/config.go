@@ -24,6 +24,9 @@ type Config struct {
 	QueueSize int
 	// Backlog is the listen(2) backlog. If zero, 2048.
 	Backlog int
+	// MaxConnections bounds open client connections; beyond it new ones
+	// wait in the listen backlog. Zero means no limit. Defaults sets 10000.
+	MaxConnections int
 
 	// Chdir is the directory to change to before loading the app; "" = stay.
 	Chdir string
@@ -82,6 +85,7 @@ func Defaults() Config {
 		Binds:                 []string{"127.0.0.1:8000"},
 		Threads:               DefaultThreads,
 		Backlog:               2048,
+		MaxConnections:        10000,
 		AccessLogFormat:       "",
 		LogLevel:              "info",
 		KeepAlive:             2 * time.Second,
@@ -102,6 +106,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--threads must be >= 1, got %d", c.Threads)
 	case c.QueueSize < 0:
 		return fmt.Errorf("--queue-size must be >= 0, got %d", c.QueueSize)
+	case c.MaxConnections < 0:
+		return fmt.Errorf("--worker-connections must be >= 0, got %d", c.MaxConnections)
 	case c.Backlog < 0:
 		return fmt.Errorf("--backlog must be >= 0, got %d", c.Backlog)
 	case c.LimitRequestLine < 0:

@@ -38,6 +38,8 @@ type Options struct {
 	KeepAlive time.Duration
 	// HeaderTimeout bounds reading the request line and headers. If zero, 10s.
 	HeaderTimeout time.Duration
+	// MaxConns bounds open connections; zero means no limit.
+	MaxConns int
 	// Limits; zero means unlimited (LimitRequestFields: 32768).
 	LimitRequestLine, LimitRequestFields, LimitRequestFieldSize int
 	LimitRequestBody                                            int64
@@ -72,6 +74,7 @@ func New(opts Options) *Server {
 		},
 		HeaderTimeout: opts.HeaderTimeout,
 		IdleTimeout:   opts.KeepAlive,
+		MaxConns:      opts.MaxConns,
 		Log:           s.log,
 	}
 	return s
