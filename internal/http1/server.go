@@ -128,7 +128,12 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		go s.ServeConn(rwc)
+		go func() {
+			s.ServeConn(rwc)
+			if s.sem != nil {
+				<-s.sem
+			}
+		}()
 	}
 }
 

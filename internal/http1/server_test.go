@@ -281,3 +281,42 @@ func TestRequestAllocs(t *testing.T) {
 		t.Logf("%s", res.MemString())
 	}
 }
+
+// TestMaxConns: beyond the limit a connection waits in the backlog until
+// another closes.
+func TestMaxConns(t *testing.T) {
+	addr := serve(t, &Server{MaxConns: 2, IdleTimeout: 5 * time.Second})
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
+		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	third, err := net.Dial("tcp", addr) // accepted by the kernel, not by the server
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	io.WriteString(third, "GET /third HTTP/1.1\r\nHost: x\r\n\r\n")
+	third.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	br := bufio.NewReader(third)
+	if _, err := br.Peek(1); err == nil {
+		t.Fatal("a third connection was served over the limit of 2")
+	}
+	held[0].Close()
+	third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("third connection after one closed: %v", err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "GET /third 0:" {
+		t.Errorf("got %q", b)
+	}
+}
