@@ -103,7 +103,7 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 		if err != nil {
 			return exitError, fmt.Errorf("loading TLS certificate: %w", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
 	}
 
 	// Bind before importing the app, so a port in use fails fast.

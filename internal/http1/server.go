@@ -61,6 +61,11 @@ type Server struct {
 	// Log receives connection-level errors at debug level. If nil,
 	// slog.Default().
 	Log *slog.Logger
+	// H2, if set, takes the connections that speak HTTP/2: TLS ones that
+	// negotiated "h2" with ALPN, and cleartext ones that open with the
+	// HTTP/2 preface (h2c with prior knowledge). It serves the connection
+	// until it ends; the conn it gets replays any bytes already read.
+	H2 func(net.Conn)
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{} // guarded by mu
@@ -254,7 +259,65 @@ func orDur(d, def time.Duration) time.Duration {
 	return d
 }
 
+// h2Preface opens every HTTP/2 connection (RFC 9113 section 3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// handOff reports whether the connection speaks HTTP/2 and, if so, hands
+// it to the H2 server.
+func (c *conn) handOff() bool {
+	if c.s.H2 == nil {
+		return false
+	}
+	if tc, ok := c.rwc.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), orDur(c.s.HeaderTimeout, 10*time.Second))
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			c.s.log().Debug("TLS handshake failed", "remote", c.info.RemoteHost, "err", err)
+			return true // nothing to serve
+		}
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			c.s.H2(tc)
+			return true
+		}
+		return false
+	}
+	// Wait for more bytes only while what arrived is a prefix of the
+	// preface: no HTTP/1.1 request stays one past "PRI * HTTP/2.0".
+	c.rwc.SetReadDeadline(time.Now().Add(orDur(c.s.HeaderTimeout, 10*time.Second)))
+	defer c.rwc.SetReadDeadline(time.Time{})
+	for n := 1; ; n = c.br.Buffered() + 1 {
+		b, err := c.br.Peek(n)
+		if err != nil {
+			return false // the HTTP/1 loop sees the same error
+		}
+		b, _ = c.br.Peek(c.br.Buffered())
+		if len(b) > len(h2Preface) {
+			b = b[:len(h2Preface)]
+		}
+		if string(b) != h2Preface[:len(b)] {
+			return false
+		}
+		if len(b) == len(h2Preface) {
+			c.s.H2(&replayConn{Conn: c.rwc, r: c.br})
+			return true
+		}
+	}
+}
+
+// replayConn is a connection whose reads come through the bufio.Reader
+// that already holds its first bytes.
+type replayConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
 func (c *conn) serve() {
+	if c.handOff() {
+		return
+	}
 	first := true
 	for {
 		// Wait for the next request: idle (keep-alive) timeout, then the

@@ -46,11 +46,13 @@ type Options struct {
 }
 
 // Server is the transport in front of the gateway: our HTTP/1.1 engine
-// (internal/http1) on every listener, with TLS when configured.
+// (internal/http1) on every listener, with TLS when configured, handing
+// HTTP/2 connections (ALPN "h2", or the h2c preface) to x/net/http2.
 type Server struct {
 	opts Options
 	log  *slog.Logger
 	h1   *http1.Server
+	h2   *h2
 }
 
 // New makes a Server.
@@ -77,6 +79,8 @@ func New(opts Options) *Server {
 		MaxConns:      opts.MaxConns,
 		Log:           s.log,
 	}
+	s.h2 = newH2(s)
+	s.h1.H2 = s.h2.serveConn
 	return s
 }
 
@@ -108,7 +112,10 @@ func (s *Server) Serve(ls []net.Listener) error {
 
 // Shutdown closes the listeners and idle connections, then waits for
 // in-flight requests until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.h1.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.h2.base.Shutdown(ctx) // GOAWAY to HTTP/2 connections; they end with their streams
+	return s.h1.Shutdown(ctx)
+}
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 

@@ -1,0 +1,172 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/pogoserver/pogo/internal/wsgi"
+)
+
+// h2 serves HTTP/2 connections (TLS with ALPN "h2", and h2c with prior
+// knowledge) with golang.org/x/net/http2, feeding the same gateway.
+type h2 struct {
+	s    *Server
+	base *http.Server // for graceful shutdown (GOAWAY) of served connections
+	srv  *http2.Server
+}
+
+func newH2(s *Server) *h2 {
+	h := &h2{s: s, srv: &http2.Server{IdleTimeout: max(s.opts.KeepAlive, h2IdleTimeout)}}
+	h.base = &http.Server{
+		Handler:        h,
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       log.New(slogWriter{s}, "", 0),
+	}
+	http2.ConfigureServer(h.base, h.srv)
+	return h
+}
+
+func (h *h2) serveConn(c net.Conn) {
+	h.srv.ServeConn(c, &http2.ServeConnOpts{BaseConfig: h.base, Handler: h})
+}
+
+var h2Exchanges = sync.Pool{New: func() any { return new(h2Exchange) }}
+
+// h2Exchange is one HTTP/2 request: the wsgi.Request and the
+// wsgi.ResponseWriter over net/http's.
+type h2Exchange struct {
+	req    wsgi.Request
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	status int
+	bytes  int64
+	fields []wsgi.Field
+	limit  limitedBody
+}
+
+func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := h2Exchanges.Get().(*h2Exchange)
+	defer func() {
+		*x = h2Exchange{fields: x.fields[:0]}
+		h2Exchanges.Put(x)
+	}()
+	x.w = w
+	x.rc = http.NewResponseController(w)
+	h.fill(x, r)
+
+	err := h.s.opts.Gateway.Serve(&x.req, x)
+	var herr *wsgi.HTTPError
+	switch {
+	case err == nil:
+	case errors.As(err, &herr) && x.status == 0:
+		hdr := w.Header()
+		hdr.Set("Content-Type", "text/plain; charset=utf-8")
+		if herr.RetryAfter != "" {
+			hdr.Set("Retry-After", herr.RetryAfter)
+		}
+		w.WriteHeader(herr.Status)
+		io.WriteString(w, strconv.Itoa(herr.Status)+" "+herr.Reason+"\n")
+	default:
+		// Reset the stream: the client sees the response fail, never a
+		// corrupt one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (h *h2) fill(x *h2Exchange, r *http.Request) {
+	req := &x.req
+	req.Method = r.Method
+	req.RequestURI = r.RequestURI
+	req.Proto = r.Proto
+	req.Host = r.Host
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			x.fields = append(x.fields, wsgi.Field{Name: name, Value: v})
+		}
+	}
+	if r.Host != "" {
+		x.fields = append(x.fields, wsgi.Field{Name: "Host", Value: r.Host})
+	}
+	req.Header = x.fields
+	req.ContentLength = r.ContentLength
+	if r.ContentLength != 0 {
+		req.Body = r.Body
+		if lim := h.s.opts.LimitRequestBody; lim > 0 {
+			x.limit = limitedBody{r: r.Body, n: lim}
+			req.Body = &x.limit
+		}
+	}
+	req.Expect100 = strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+	req.RemoteAddr, req.RemotePort = splitHostPort(r.RemoteAddr)
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		req.LocalAddr, req.LocalPort = splitHostPort(la.String())
+	}
+	req.TLS = r.TLS != nil
+}
+
+func splitHostPort(a string) (host, port string) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", ""
+	}
+	return h, p
+}
+
+// wsgi.ResponseWriter
+
+func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
+	hdr := x.w.Header()
+	for _, f := range h.Header {
+		hdr.Add(f.Name, f.Value)
+	}
+	if _, ok := hdr["Content-Type"]; !ok {
+		hdr["Content-Type"] = nil // no sniffing: send what the app said
+	}
+	if h.ContentLength >= 0 {
+		hdr.Set("Content-Length", strconv.FormatInt(h.ContentLength, 10))
+	}
+	x.status = h.Status
+	x.w.WriteHeader(h.Status)
+	return nil
+}
+
+func (x *h2Exchange) Write(p []byte) error {
+	n, err := x.w.Write(p)
+	x.bytes += int64(n)
+	if errors.Is(err, http.ErrBodyNotAllowed) {
+		return nil // 204/304: the body is dropped, as HTTP requires
+	}
+	if err != nil {
+		return err
+	}
+	return x.rc.Flush()
+}
+
+func (x *h2Exchange) SendFile(f *os.File, offset, count int64) error {
+	n, err := io.Copy(x.w, io.NewSectionReader(f, offset, count))
+	x.bytes += n
+	return err
+}
+
+// slogWriter routes net/http's own log lines to the error log at debug
+// level.
+type slogWriter struct{ s *Server }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.s.log.Debug(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// h2IdleTimeout keeps h2 connections at least this long: HTTP/2 clients
+// multiplex and reuse, a 2 s keep-alive would tear them down mid-page.
+const h2IdleTimeout = 30 * time.Second
