@@ -485,8 +485,8 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	s.terminate(t)
 	select {
 	case r := <-done:
-		if r.err != nil || r.code != 200 || !regexp.MustCompile(`^\d+ 1$`).MatchString(r.body) {
-			t.Errorf("in-flight request got %d %q, %v; want 200 \"IDENT 1\"", r.code, r.body, r.err)
+		if r.err != nil || r.code != 200 || !regexp.MustCompile(`^\d+ 1 1$`).MatchString(r.body) {
+			t.Errorf("in-flight request got %d %q, %v; want 200 \"IDENT 1 1\"", r.code, r.body, r.err)
 		}
 	case <-time.After(timeout):
 		t.Fatal("the in-flight request did not finish")

@@ -6,5 +6,6 @@ package cpython
 
 // #cgo CFLAGS: -O2 -Wall -Wno-unused-parameter
 // #cgo noescape pogo_call
+// #cgo noescape pogo_call_here
 // #cgo noescape pogo_init
 import "C"

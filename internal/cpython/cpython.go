@@ -79,10 +79,12 @@ const (
 	MoreBody Flags = C.POGO_MORE_BODY // body passed to Call is only the start
 )
 
-// Thread is a Python thread state bound to the OS thread that created it.
-// Its methods must be called from that OS thread (runtime.LockOSThread).
+// Thread runs Python calls. The main thread (from Start) is bound to the
+// OS thread that started the interpreter and must be used from it; a slot
+// (NewSlot) runs on whatever OS thread calls it, with that thread's own
+// PyThreadState.
 type Thread struct {
-	c      *C.pogo_thread
+	c      *C.pogo_thread // nil for slots
 	res    *C.pogo_result // C memory, reused by every Call
 	handle cgo.Handle
 
@@ -137,15 +139,6 @@ func start(opts Options) (*Thread, error) {
 	}
 	t.res = newResult()
 	return t, nil
-}
-
-// NewThread makes a Python thread state for the calling OS thread, which
-// must be locked (runtime.LockOSThread) for as long as the Thread is used.
-func NewThread() *Thread {
-	t := &Thread{res: newResult()}
-	t.handle = cgo.NewHandle(t)
-	t.c = C.pogo_thread_new(C.uintptr_t(t.handle))
-	return t
 }
 
 func newResult() *C.pogo_result {
@@ -206,6 +199,16 @@ func (t *Thread) Load(spec string, multiprocess bool) (*App, error) {
 	return &App{c: app}, nil
 }
 
+// NewSlot makes a Thread that is not bound to an OS thread: its Call runs
+// Python on whatever OS thread the calling goroutine is on, and each OS
+// thread keeps its own PyThreadState for life. At most one Call per slot
+// at a time.
+func NewSlot() *Thread {
+	t := &Thread{res: newResult()}
+	t.handle = cgo.NewHandle(t)
+	return t
+}
+
 // Result is the outcome of Call. Head and Body point into C memory owned by
 // the Result until Release.
 type Result struct {
@@ -245,7 +248,11 @@ func (r *Result) Release() {
 func (t *Thread) Call(app *App, h Handler, env, body []byte, flags Flags) Result {
 	t.handler = h
 	t.readErr = nil
-	C.pogo_call(t.c, app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), t.res)
+	if t.c != nil {
+		C.pogo_call(t.c, app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), t.res)
+	} else {
+		C.pogo_call_here(C.uintptr_t(t.handle), app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), t.res)
+	}
 	t.handler = nil
 	res := t.res
 	r := Result{

@@ -953,3 +953,13 @@ done:
 	PyEval_SaveThread();
 	return out->kind;
 }
+
+int pogo_call_here(uintptr_t handle, pogo_app *app, const char *env, size_t env_len,
+                   const char *body, size_t body_len, int flags, pogo_result *out)
+{
+	static __thread pogo_thread *here;
+	if (here == NULL)
+		here = pogo_thread_new(0);
+	here->handle = handle;
+	return pogo_call(here, app, env, env_len, body, body_len, flags, out);
+}

@@ -23,6 +23,9 @@ extern PyObject **pogo_keys;      /* interned environ keys, 1-based */
 extern Py_ssize_t pogo_nkeys;
 extern PyObject *pogo_errors_obj; /* the shared wsgi.errors object */
 
+/* interp.c: a thread state for the calling OS thread, kept for its life. */
+pogo_thread *pogo_thread_new(uintptr_t handle);
+
 /* gateway.c */
 int pogo_gateway_init(PyObject *module);
 PyObject *pogo_base_environ(int multiprocess);

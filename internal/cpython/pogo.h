@@ -73,10 +73,6 @@ pogo_thread *pogo_init(const char *program, const char *argv, size_t argv_len,
                        const char *keys, size_t keys_len, const char *bootstrap,
                        uintptr_t handle, char **err);
 
-/* pogo_thread_new makes a thread state for the calling OS thread. handle is
- * passed back to Go in callbacks made on this thread. */
-pogo_thread *pogo_thread_new(uintptr_t handle);
-
 /*
  * pogo_exec calls _pogo.<func>(arg) for setup work (not on the request
  * path). Returns 0, or -1 with *err set: a one-line message, and for
@@ -100,6 +96,14 @@ pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **e
  */
 int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
               const char *body, size_t body_len, int flags, pogo_result *out);
+
+/*
+ * pogo_call_here is pogo_call on the calling OS thread's own thread state,
+ * made on its first call and kept for the thread's life. handle is passed
+ * back to Go in the callbacks of this call.
+ */
+int pogo_call_here(uintptr_t handle, pogo_app *app, const char *env, size_t env_len,
+                   const char *body, size_t body_len, int flags, pogo_result *out);
 
 /* pogo_finalize runs atexit functions and flushes sys.stdout/stderr. The
  * interpreter is not torn down: the process is about to exit. */

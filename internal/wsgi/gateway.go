@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pogoserver/pogo/internal/cpython"
 )
@@ -24,7 +24,7 @@ type Options struct {
 	// Threads is the number of Python threads: at most this many requests
 	// run Python at once. Must be > 0.
 	Threads int
-	// QueueSize bounds the requests waiting for a thread; when it is full,
+	// QueueSize bounds the requests waiting for a Python slot; beyond it
 	// Serve answers 503. If zero, 64 per thread is used.
 	QueueSize int
 	// Prefetch is the largest body read in Go before dispatch. If zero,
@@ -36,16 +36,17 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// Gateway runs WSGI requests on a bounded pool of Python threads. Each
-// thread is a goroutine locked to its OS thread with one PyThreadState for
-// life, so threading.local survives across requests.
+// Gateway runs WSGI requests with at most Threads of them in Python at
+// once. The connection goroutine calls Python itself (no hand-off to
+// another thread); the OS thread it is on keeps one PyThreadState for its
+// whole life, so threading.local survives across requests. See
+// docs/internals.md for why this shape and not a pool of locked threads.
 type Gateway struct {
 	app     *cpython.App
 	opts    Options
 	log     *slog.Logger
-	queue   chan *call // connection goroutines -> Python threads
-	stopped sync.WaitGroup
-	once    sync.Once
+	slots   chan *cpython.Thread // free call slots: the semaphore of size Threads
+	waiting atomic.Int64         // requests waiting for a slot
 }
 
 // New starts the Python threads for app. The interpreter must be started.
@@ -59,42 +60,26 @@ func New(app *cpython.App, opts Options) (*Gateway, error) {
 	if opts.Prefetch == 0 {
 		opts.Prefetch = DefaultPrefetch
 	}
-	g := &Gateway{app: app, opts: opts, log: opts.Log, queue: make(chan *call, opts.QueueSize)}
+	g := &Gateway{app: app, opts: opts, log: opts.Log}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	ready := make(chan struct{})
+	g.slots = make(chan *cpython.Thread, opts.Threads)
 	for range opts.Threads {
-		g.stopped.Add(1)
-		go g.thread(ready)
-	}
-	for range opts.Threads {
-		<-ready
+		g.slots <- cpython.NewSlot()
 	}
 	return g, nil
 }
 
-// Close stops the Python threads once the queue is drained. Serve must not
-// be called afterwards.
+// Close waits for the requests running in Python to finish. Serve must
+// not be called afterwards.
 func (g *Gateway) Close() {
-	g.once.Do(func() { close(g.queue) })
-	g.stopped.Wait()
-}
-
-func (g *Gateway) thread(ready chan<- struct{}) {
-	defer g.stopped.Done()
-	runtime.LockOSThread() // never unlocked: the thread state belongs to this OS thread
-	t := cpython.NewThread()
-	ready <- struct{}{}
-	for c := range g.queue {
-		c.res = t.Call(g.app, c, c.env, c.body, c.flags)
-		c.readErr = t.ReadErr()
-		c.done <- struct{}{}
+	for range g.opts.Threads {
+		<-g.slots
 	}
 }
 
-// call is one request in flight: filled by the connection goroutine, run
-// by a Python thread, finished by the connection goroutine.
+// call is one request in flight, owned by its connection goroutine.
 type call struct {
 	req   *Request
 	w     ResponseWriter
@@ -102,16 +87,14 @@ type call struct {
 	path  []byte
 	body  []byte
 	flags cpython.Flags
-	done  chan struct{} // Python thread -> connection goroutine
 
-	// Set on the Python thread; read after done.
 	res     cpython.Result
 	readErr error
 	sent    bool  // head was written through w
 	werr    error // first write error
 }
 
-var calls = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+var calls = sync.Pool{New: func() any { return new(call) }}
 
 // Serve runs req through the app and writes the response to w. It returns
 // nil when the response was written completely and the connection may be
@@ -153,12 +136,20 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	}
 	c.env, c.path = buildEnviron(c.env[:0], c.path, req, contentLength, g.opts.Software)
 
+	var t *cpython.Thread
 	select {
-	case g.queue <- c:
+	case t = <-g.slots:
 	default:
-		return errQueueFull
+		if g.waiting.Add(1) > int64(g.opts.QueueSize) {
+			g.waiting.Add(-1)
+			return errQueueFull
+		}
+		t = <-g.slots
+		g.waiting.Add(-1)
 	}
-	<-c.done
+	c.res = t.Call(g.app, c, c.env, c.body, c.flags)
+	c.readErr = t.ReadErr()
+	g.slots <- t // free before a buffered response is written
 	return g.finish(c)
 }
 

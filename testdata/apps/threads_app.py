@@ -1,13 +1,24 @@
-"""Sleeps 10 ms and reports which Python thread ran it and its thread-local count."""
+"""Sleeps (10 ms, or QUERY_STRING seconds) and reports which OS thread ran it,
+its thread-local request count, and the most requests seen in the app at once."""
 import threading
 import time
 
 local = threading.local()
+lock = threading.Lock()
+active = peak = 0
 
 
 def app(environ, start_response):
-    time.sleep(float(environ.get("QUERY_STRING") or "0.01"))
+    global active, peak
+    with lock:
+        active += 1
+        peak = max(peak, active)
+    try:
+        time.sleep(float(environ.get("QUERY_STRING") or "0.01"))
+    finally:
+        with lock:
+            active -= 1
     local.count = getattr(local, "count", 0) + 1
-    body = b"%d %d" % (threading.get_ident(), local.count)
+    body = b"%d %d %d" % (threading.get_ident(), local.count, peak)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
