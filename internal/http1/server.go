@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -151,6 +153,12 @@ func (s *Server) ServeConn(rwc net.Conn) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
+		if r := recover(); r != nil {
+			// A bug in a handler costs its connection, not the process.
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			s.log().Error("http1: panic serving "+c.info.RemoteHost, "panic", fmt.Sprint(r), "traceback", string(buf))
+		}
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/pogoserver/pogo/internal/accesslog"
 	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
@@ -55,6 +56,7 @@ type h2Exchange struct {
 }
 
 func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	x := h2Exchanges.Get().(*h2Exchange)
 	defer func() {
 		*x = h2Exchange{fields: x.fields[:0]}
@@ -65,10 +67,14 @@ func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.fill(x, r)
 
 	err := h.s.opts.Gateway.Serve(&x.req, x)
+	if h.s.opts.Access != nil {
+		defer h.access(x, r, start)
+	}
 	var herr *wsgi.HTTPError
 	switch {
 	case err == nil:
 	case errors.As(err, &herr) && x.status == 0:
+		x.status = herr.Status
 		hdr := w.Header()
 		hdr.Set("Content-Type", "text/plain; charset=utf-8")
 		if herr.RetryAfter != "" {
@@ -112,6 +118,24 @@ func (h *h2) fill(x *h2Exchange, r *http.Request) {
 		req.LocalAddr, req.LocalPort = splitHostPort(la.String())
 	}
 	req.TLS = r.TLS != nil
+}
+
+func (h *h2) access(x *h2Exchange, r *http.Request, start time.Time) {
+	path, query, _ := strings.Cut(r.RequestURI, "?")
+	h.s.opts.Access.Log(&accesslog.Entry{
+		RemoteAddr:      x.req.RemoteAddr,
+		Start:           start,
+		Duration:        time.Since(start),
+		Method:          r.Method,
+		URI:             r.RequestURI,
+		Path:            path,
+		Query:           query,
+		Proto:           r.Proto,
+		Status:          x.status,
+		BodyBytes:       x.bytes,
+		RequestHeaders:  r.Header,
+		ResponseHeaders: x.w.Header(),
+	})
 }
 
 func splitHostPort(a string) (host, port string) {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/pogoserver/pogo/internal/accesslog"
 )
 
 // testCert makes a self-signed certificate for 127.0.0.1.
@@ -100,7 +102,12 @@ func h2Checks(t *testing.T, client *http.Client, base, proto, scheme string) {
 func TestHTTP2(t *testing.T) {
 	app := "h2_app:app"
 	t.Run("h2c", func(t *testing.T) {
-		s := start(t, app)
+		var accessLines syncBuffer
+		access, err := accesslog.New(&accessLines, accesslog.DefaultFormat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, app, func(st *setup) { st.srv.Access = access })
 		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		}}
@@ -108,6 +115,10 @@ func TestHTTP2(t *testing.T) {
 		h2Checks(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, s.URL, "HTTP/2.0", "http")
 		// HTTP/1.1 on the same port still works.
 		h2Checks(t, &http.Client{Timeout: 10 * time.Second}, s.URL, "HTTP/1.1", "http")
+		access.Close()
+		for _, want := range []string{`"GET /list HTTP/2.0" 200 11`, `"GET /list HTTP/1.1" 200 11`} {
+			contains(t, accessLines.String(), want, "access log")
+		}
 	})
 	cert, pool := testCert(t)
 	t.Run("tls", func(t *testing.T) {
