@@ -1,0 +1,57 @@
+"""The benchmark's WSGI workload: one app, routed by PATH_INFO (see shared BENCH.md).
+
+    /               "Hello, World!"
+    /b10 /b1k /b10k /b100k
+                    200 text/plain with a body of that many bytes
+    /echo           POST: returns wsgi.input.read() (the bench sends 10 KiB)
+    /echoi          POST: yields the body back in 4 KiB reads, streaming (the
+                    bench sends 100 KiB); Content-Length is the request's
+    /io10 /io100    time.sleep(10 ms / 100 ms), then 10 bytes
+
+Every response is a list (the server can frame it with a Content-Length)
+except /echoi, which is a generator.
+"""
+
+import time
+
+HELLO = b"Hello, World!"
+SIZES = {"/b10": 10, "/b1k": 1024, "/b10k": 10 * 1024, "/b100k": 100 * 1024}
+BODIES = {path: b"x" * (n - 1) + b"\n" for path, n in SIZES.items()}
+SLEEPS = {"/io10": 0.010, "/io100": 0.100}
+TEN = b"0123456789"
+CHUNK = 4096
+
+
+def _plain(start_response, body, status="200 OK"):
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _stream(stream, size):
+    left = size
+    while left > 0:
+        chunk = stream.read(min(CHUNK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        yield chunk
+
+
+def app(environ, start_response):
+    path = environ.get("PATH_INFO", "/")
+    if path == "/":
+        return _plain(start_response, HELLO)
+    body = BODIES.get(path)
+    if body is not None:
+        return _plain(start_response, body)
+    delay = SLEEPS.get(path)
+    if delay is not None:
+        time.sleep(delay)
+        return _plain(start_response, TEN)
+    if path == "/echo":
+        return _plain(start_response, environ["wsgi.input"].read())
+    if path == "/echoi":
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
+        return _stream(environ["wsgi.input"], size)
+    return _plain(start_response, b"not found\n", "404 Not Found")

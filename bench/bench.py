@@ -1,0 +1,1220 @@
+#!/usr/bin/env python3
+"""pogo's benchmark: pogo and its peers, side by side, on one WSGI workload.
+
+Run it through bench/run, which sets up bench/.venv (the peers), wrk and
+bin/pogo first. The method is shared/BENCH.md's:
+
+- per-core table: every server one process pinned to CPU 0 (taskset -c 0),
+  wrk -t1 pinned to CPU 1;
+- two-core table: the servers with 2 worker processes, unpinned, wrk -t2
+  unpinned (servers without worker processes run one process, and say so);
+- each point: start the server, wait until it answers the route correctly,
+  warm up, then --runs runs of --duration seconds; the median run by req/s is
+  reported, errors are the sum over all measured runs (never hidden); peak RSS
+  of the server's whole process tree, sampled every 0.5 s; stop the server.
+
+Writes results.md, results.json and results.png into --out.
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import math
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+APPS = os.path.join(BENCH, "apps")
+VENV = os.path.join(BENCH, ".venv")
+VBIN = os.path.join(VENV, "bin")
+STATUS = os.path.join(VENV, "bench-status")
+POGO = os.path.join(ROOT, "bin", "pogo")
+HOST = "127.0.0.1"
+BASE_PORT = 18700
+THREADS = 8  # the Python thread count every threaded server gets (pogo's default)
+WRK_TIMEOUT = "2s"  # wrk's default, stated: a response slower than this is a timeout error
+
+PER_CORE = "per-core"
+TWO_CORE = "two-core"
+TABLES = (PER_CORE, TWO_CORE)
+TABLE_TITLES = {
+    PER_CORE: "Per core: each server one process pinned to CPU 0, wrk -t1 pinned to CPU 1",
+    TWO_CORE: "Two cores: servers with 2 worker processes, unpinned; wrk -t2 unpinned",
+}
+
+
+# ---------------------------------------------------------------- workloads
+
+# app key -> (module:callable, the pip package it needs or None)
+APPS_SPEC = {
+    "workload": ("workload:app", None),
+    "flask": ("flask_app:app", "Flask"),
+    "django": ("django_app.wsgi:application", "Django"),
+}
+
+
+class Workload:
+    def __init__(self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None):
+        self.name, self.app, self.path, self.what = name, app, path, what
+        self.method, self.body, self.conns, self.expect_len = method, body, conns, expect_len
+
+    @property
+    def module(self):
+        return APPS_SPEC[self.app][0]
+
+    def label(self):
+        return "%s (%s %s%s, %d conns)" % (
+            self.name,
+            self.method,
+            self.path,
+            " %s" % human_bytes(self.body) if self.body else "",
+            self.conns,
+        )
+
+
+WORKLOADS = [
+    Workload("hello", "workload", "/", "Hello, World!", expect_len=13),
+    Workload("b10", "workload", "/b10", "10 B text/plain", expect_len=10),
+    Workload("b1k", "workload", "/b1k", "1 KiB text/plain", expect_len=1024),
+    Workload("b10k", "workload", "/b10k", "10 KiB text/plain", expect_len=10 * 1024),
+    Workload("b100k", "workload", "/b100k", "100 KiB text/plain", expect_len=100 * 1024),
+    Workload("echo", "workload", "/echo", "wsgi.input.read() of a 10 KiB POST", "POST", 10 * 1024),
+    Workload("echoi", "workload", "/echoi", "100 KiB POST yielded back in 4 KiB reads", "POST", 100 * 1024),
+    Workload("io10", "workload", "/io10", "time.sleep(10 ms), 10 B", conns=512, expect_len=10),
+    Workload("io100", "workload", "/io100", "time.sleep(100 ms), 10 B", conns=512, expect_len=10),
+    Workload("flask-json", "flask", "/json", "Flask jsonify"),
+    Workload("flask-page", "flask", "/page", "Flask + Jinja template, 10 rows"),
+    Workload("django", "django", "/", "Django view: ORM query on SQLite + template"),
+]
+WORKLOAD_BY_NAME = {w.name: w for w in WORKLOADS}
+QUICK_WORKLOADS = ["hello", "flask-json", "io10"]
+
+
+# ---------------------------------------------------------------- servers
+
+
+class Server:
+    """A server definition: how to start it, what it needs, and why these settings."""
+
+    key = ""
+    name = ""
+    package = None  # the pip requirement name in bench/requirements.txt
+    exe = None
+
+    def workers(self, table):
+        return 2 if table == TWO_CORE else 1
+
+    def label(self, table):
+        return self.name
+
+    def cmd(self, table, module, port):
+        raise NotImplementedError
+
+    def settings(self):
+        raise NotImplementedError
+
+    def missing(self):
+        """None when installed, else why not."""
+        failed = os.path.join(STATUS, "%s.failed" % self.package)
+        if os.path.exists(failed):
+            with open(failed) as f:
+                return "not installed: " + f.read().strip()
+        if not os.access(self.exe, os.X_OK):
+            return "not installed: %s is missing (run bench/setup.sh)" % self.exe
+        return None
+
+    def version(self):
+        try:
+            from importlib import metadata
+
+            return metadata.version(self.package)
+        except Exception:
+            return "?"
+
+
+class Pogo(Server):
+    key, name, exe = "pogo", "pogo", POGO
+
+    def workers(self, table):
+        return 1
+
+    def label(self, table):
+        if table == TWO_CORE:
+            return "pogo (1 process: --workers not implemented yet)"
+        return self.name
+
+    def cmd(self, table, module, port):
+        return [POGO, "-b", "%s:%d" % (HOST, port), "--threads", str(THREADS), "--chdir", APPS, "--venv", VENV, module]
+
+    def settings(self):
+        return (
+            "--threads 8 (its default: the docs' best CPU-bound figure with a good p99, 8 slow requests in flight); "
+            "queue 64 per thread, keep-alive 2 s, no access log (defaults); --venv for the bench's packages"
+        )
+
+    def missing(self):
+        if not os.access(POGO, os.X_OK):
+            return "not built: %s is missing (make build failed?)" % POGO
+        return None
+
+    def version(self):
+        try:
+            v = subprocess.run([POGO, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+            return v[len("pogo ") :] if v.startswith("pogo ") else v
+        except Exception:
+            return "?"
+
+
+class GunicornSync(Server):
+    key, name, package, exe = "gunicorn-sync", "gunicorn sync", "gunicorn", os.path.join(VBIN, "gunicorn")
+
+    def cmd(self, table, module, port):
+        return [self.exe, "-w", str(self.workers(table)), "-b", "%s:%d" % (HOST, port), "--chdir", APPS, module]
+
+    def settings(self):
+        return (
+            "sync worker (the default class), -w = the table's process count; no keep-alive by design "
+            "(its docs put sync workers behind a buffering proxy), so wrk reconnects per request; backlog 2048, no access log (defaults)"
+        )
+
+
+class GunicornGthread(Server):
+    key, name, package, exe = "gunicorn-gthread", "gunicorn gthread", "gunicorn", os.path.join(VBIN, "gunicorn")
+
+    def cmd(self, table, module, port):
+        return [
+            self.exe, "-k", "gthread", "--threads", str(THREADS), "-w", str(self.workers(table)),
+            "-b", "%s:%d" % (HOST, port), "--chdir", APPS, module,
+        ]  # fmt: skip
+
+    def settings(self):
+        return (
+            "gthread worker with --threads 8 (its docs' choice for keep-alive clients and I/O-bound apps); "
+            "keep-alive 2 s, worker-connections 1000, backlog 2048 (defaults)"
+        )
+
+
+class UWSGI(Server):
+    key, name, package, exe = "uwsgi", "uWSGI", "uWSGI", os.path.join(VBIN, "uwsgi")
+
+    def cmd(self, table, module, port):
+        c = [
+            self.exe, "--http11-socket", "%s:%d" % (HOST, port), "--master", "--processes", str(self.workers(table)),
+            "--threads", str(THREADS), "--chdir", APPS, "--virtualenv", VENV, "--module", module,
+            "--need-app", "--die-on-term", "--disable-logging", "--listen", "1024", "--tcp-nodelay",
+        ]  # fmt: skip
+        if self.workers(table) > 1:
+            c.append("--thunder-lock")
+        return c
+
+    def settings(self):
+        return (
+            "--http11-socket (its own HTTP/1.1 keep-alive parser, no router process), --master, --threads 8, "
+            "--listen 1024 (default 100 is below the 512-connection rows), --tcp-nodelay (without it the 4 KiB "
+            "writes of /echoi wait on Nagle + delayed ACK: 44 ms a response), --need-app, --die-on-term, "
+            "--disable-logging; --thunder-lock with 2 processes (its docs, to serialise accept). A thread serves "
+            "one keep-alive connection at a time, so connections beyond 8 wait in the backlog"
+        )
+
+
+class Waitress(Server):
+    key, name, package, exe = "waitress", "waitress", "waitress", os.path.join(VBIN, "waitress-serve")
+
+    def workers(self, table):
+        return 1
+
+    def label(self, table):
+        if table == TWO_CORE:
+            return "waitress (1 process: it has no worker processes)"
+        return self.name
+
+    def cmd(self, table, module, port):
+        return [
+            self.exe, "--listen=%s:%d" % (HOST, port), "--threads=%d" % THREADS, "--connection-limit=1000",
+            "--backlog=1024", module,
+        ]  # fmt: skip
+
+    def settings(self):
+        return (
+            "--threads 8 (its docs: raise from the default 4 for blocking apps), --connection-limit 1000 "
+            "(default 100 would stall the 512-connection rows), --backlog 1024; one process (no worker model)"
+        )
+
+
+class Cheroot(Server):
+    key, name, package, exe = "cheroot", "cheroot", "cheroot", os.path.join(VBIN, "cheroot")
+
+    def workers(self, table):
+        return 1
+
+    def label(self, table):
+        if table == TWO_CORE:
+            return "cheroot (1 process: it has no worker processes)"
+        return self.name
+
+    def cmd(self, table, module, port):
+        # --chdir must come before the app: cheroot's CLI imports it while parsing.
+        return [
+            self.exe, "--bind", "%s:%d" % (HOST, port), "--chdir", APPS, "--threads", str(THREADS),
+            "--max-threads", str(THREADS), "--request-queue-size", "1024", module,
+        ]  # fmt: skip
+
+    def settings(self):
+        return (
+            "its CLI with --threads 8 --max-threads 8 (a fixed pool, like the others), --request-queue-size 1024 "
+            "(the listen backlog; default 5); one process (no worker model)"
+        )
+
+
+class Granian(Server):
+    key, name, package, exe = "granian", "Granian", "granian", os.path.join(VBIN, "granian")
+
+    def cmd(self, table, module, port):
+        return [
+            self.exe, "--interface", "wsgi", "--host", HOST, "--port", str(port), "--workers", str(self.workers(table)),
+            "--working-dir", APPS, module,
+        ]  # fmt: skip
+
+    def settings(self):
+        return (
+            "--interface wsgi, --workers = the table's process count; its docs' defaults for the rest: "
+            "blocking threads = backpressure/2 = 512 per worker (spawned on demand; they are the WSGI threads), "
+            "1 runtime thread, backlog 1024, access log off"
+        )
+
+
+SERVERS = [Pogo(), GunicornSync(), GunicornGthread(), UWSGI(), Waitress(), Cheroot(), Granian()]
+SERVER_BY_KEY = {s.key: s for s in SERVERS}
+SERVER_ALIASES = {"gunicorn": ["gunicorn-sync", "gunicorn-gthread"]}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def human_bytes(n):
+    if n >= 1024 and n % 1024 == 0:
+        return "%d KiB" % (n // 1024)
+    return "%d B" % n
+
+
+def fmt_rps(x):
+    if x is None:
+        return "—"
+    if x >= 100000:
+        return "%.0fk" % (x / 1000)
+    if x >= 10000:
+        return "%.1fk" % (x / 1000)
+    if x >= 1000:
+        return "%.2fk" % (x / 1000)
+    return "%.0f" % x
+
+
+def fmt_ms(ms):
+    if ms is None:
+        return "—"
+    if ms >= 1000:
+        return "%.2f s" % (ms / 1000)
+    if ms >= 10:
+        return "%.0f ms" % ms
+    if ms >= 1:
+        return "%.1f ms" % ms
+    return "%.2f ms" % ms
+
+
+def fmt_mib(kib):
+    if not kib:
+        return "—"
+    return "%.0f MiB" % (kib / 1024)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def port_free(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((HOST, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def port_answers(port):
+    try:
+        socket.create_connection((HOST, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def process_tree(root):
+    """root and all its descendants (pids)."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        parents.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
+class RSSSampler(threading.Thread):
+    """Peak of the summed VmRSS of a process tree, sampled every 0.5 s."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self._halt = pid, 0, threading.Event()
+
+    def sample(self):
+        total = sum(rss_kib(p) for p in process_tree(self.pid))
+        self.peak = max(self.peak, total)
+
+    def run(self):
+        while not self._halt.is_set():
+            self.sample()
+            self._halt.wait(0.5)
+
+    def stop(self):
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+# ---------------------------------------------------------------- wrk
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def parse_wrk(text):
+    r = {"rps": None, "requests": 0, "avg_ms": None, "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None}
+    m = re.search(r"^\s+Latency\s+([\d.]+)(us|ms|s|m|h)\s", text, re.M)
+    if m:
+        r["avg_ms"] = float(m.group(1)) * UNITS_MS[m.group(2)]
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+),", text)
+    if m:
+        r["requests"] = int(m.group(1))
+    for pct, val, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.M):
+        r["p%s_ms" % pct] = float(val) * UNITS_MS[unit]
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    se = [int(x) for x in m.groups()] if m else [0, 0, 0, 0]
+    r["connect_errors"], r["read_errors"], r["write_errors"], r["timeouts"] = se
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    r["non2xx"] = int(m.group(1)) if m else 0
+    r["errors"] = r["non2xx"] + sum(se)
+    return r
+
+
+def wrk_cmd(table, w, url, duration, script):
+    c = []
+    if table == PER_CORE:
+        c += ["taskset", "-c", "1", "wrk", "-t1"]
+    else:
+        c += ["wrk", "-t2"]
+    c += ["-c%d" % w.conns, "-d%ss" % fmt_num(duration), "--latency"]
+    if script:
+        c += ["-s", script]
+    c.append(url)
+    return c
+
+
+def fmt_num(x):
+    return ("%g" % x) if isinstance(x, float) else str(x)
+
+
+def post_script(out, size):
+    path = os.path.join(out, "wrk", "post-%d.lua" % size)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(
+                "-- POST a body of %d bytes on every request\n"
+                'wrk.method = "POST"\n'
+                'wrk.body = string.rep("x", %d)\n'
+                'wrk.headers["Content-Type"] = "application/octet-stream"\n' % (size, size)
+            )
+    return path
+
+
+def run_wrk(cmd, duration):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    r = parse_wrk(p.stdout)
+    r["exit"] = p.returncode
+    if p.returncode != 0 or r["rps"] is None:
+        r["wrk_error"] = (p.stderr.strip() or p.stdout.strip())[-300:]
+    return r, p.stdout
+
+
+# ---------------------------------------------------------------- one point
+
+
+def check(port, w, timeout=10):
+    """One request of the workload: is the answer right? Returns None or why
+    not. "request failed: ..." means no response head came back (the server
+    may still be loading the app); anything else is a wrong answer."""
+    body = b"x" * w.body if w.body else None
+    try:
+        c = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        headers = {"Content-Type": "application/octet-stream"} if body else {}
+        c.request(w.method, w.path, body=body, headers=headers)
+        resp = c.getresponse()
+    except Exception as e:
+        return "request failed: %s" % (e or type(e).__name__)
+    data = b""
+    try:
+        while True:
+            chunk = resp.read1(65536)
+            if not chunk:
+                break
+            data += chunk
+    except Exception as e:
+        want = resp.getheader("Content-Length")
+        return "broken response: got %d%s bytes of the body, then %s" % (
+            len(data),
+            " of " + want if want else "",
+            "a timeout after %d s" % timeout if isinstance(e, (socket.timeout, TimeoutError)) else repr(e),
+        )
+    finally:
+        c.close()
+    if resp.status != 200:
+        return "status %d: %r" % (resp.status, data[:120])
+    if body is not None and data != body:
+        return "echo mismatch: sent %d bytes, got %d" % (len(body), len(data))
+    if w.expect_len is not None and len(data) != w.expect_len:
+        return "body length %d, expected %d" % (len(data), w.expect_len)
+    if not data:
+        return "empty body"
+    return None
+
+
+def probe(port, path, timeout):
+    """A GET on a new connection; True when any response head comes back."""
+    try:
+        c = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        c.request("GET", path)
+        c.getresponse().read()
+        c.close()
+        return True
+    except Exception:
+        return False
+
+
+DRAIN_LIMIT = 120  # seconds
+
+
+def drain(proc, port, w):
+    """After a wrk run, wait until the server has worked through what that run
+    left queued (requests of connections wrk has closed: a sync worker still
+    runs each of them), so that the next run starts on an idle server. One
+    GET on a new connection queues behind them; its answer means done.
+    Returns the seconds it took, or None if it did not answer in DRAIN_LIMIT."""
+    t0 = time.time()
+    while time.time() - t0 < DRAIN_LIMIT and proc.poll() is None:
+        if probe(port, w.path, DRAIN_LIMIT - (time.time() - t0)):
+            return round(time.time() - t0, 2)
+        time.sleep(0.2)
+    return None
+
+
+def wait_ready(proc, port, w, deadline):
+    """Wait until the server answers the route (not just accepts: gunicorn's
+    master accepts before its worker has imported the app)."""
+    last, failures = "no answer", 0
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False, "exited with code %d before answering" % proc.returncode
+        if port_answers(port):
+            why = check(port, w)
+            if why is None:
+                return True, None
+            last = why
+            failures += 1
+            # It answers, wrongly (or breaks the response three times in a
+            # row): measure anyway and report it.
+            if not why.startswith("request failed") or failures >= 3:
+                return True, why
+        time.sleep(0.1)
+    return False, "not ready after 30 s (%s)" % last
+
+
+def stop_server(proc):
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the rest of its process group, if any is left
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.poll() is None:
+        proc.wait(5)
+
+
+def tail(path, n=6):
+    try:
+        with open(path, errors="replace") as f:
+            lines = [line.rstrip() for line in f if line.strip()]
+        return " | ".join(lines[-n:])
+    except OSError:
+        return ""
+
+
+class Runner:
+    def __init__(self, args, out):
+        self.args, self.out = args, out
+        self.port = BASE_PORT
+        self.env = dict(os.environ)
+        self.env.pop("PYTHONHOME", None)
+        self.env["PYTHONPATH"] = APPS
+        self.env["VIRTUAL_ENV"] = VENV
+        self.env["PATH"] = VBIN + os.pathsep + self.env.get("PATH", "")
+        self.env["POGO_BENCH_DJANGO_DB"] = os.path.join(out, "django.sqlite3")
+        self.env["PYTHONUNBUFFERED"] = "1"
+
+    def free_port(self):
+        for _ in range(100):
+            if port_free(self.port):
+                return self.port
+            time.sleep(0.1)
+            if not port_free(self.port):
+                self.port += 1
+        raise RuntimeError("no free port near %d" % BASE_PORT)
+
+    def point(self, table, server, w):
+        a = self.args
+        port = self.free_port()
+        scmd = server.cmd(table, w.module, port)
+        if table == PER_CORE:
+            scmd = ["taskset", "-c", "0"] + scmd
+        script = post_script(self.out, w.body) if w.method == "POST" else None
+        url = "http://%s:%d%s" % (HOST, port, w.path)
+        wcmd = wrk_cmd(table, w, url, a.duration, script)
+        warm = wrk_cmd(table, w, url, a.warmup, script)
+        res = {
+            "table": table, "server": server.key, "label": server.label(table), "workload": w.name,
+            "server_cmd": scmd, "wrk_cmd": wcmd, "port": port, "conns": w.conns, "runs": [],
+        }  # fmt: skip
+        logpath = os.path.join(self.out, "logs", "%s-%s-%s.log" % (table, server.key, w.name))
+        os.makedirs(os.path.dirname(logpath), exist_ok=True)
+        t0 = time.time()
+        with open(logpath, "w") as logf:
+            logf.write("$ %s\n" % shlex.join(scmd))
+            logf.flush()
+            proc = subprocess.Popen(
+                scmd, cwd=APPS, env=self.env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+            sampler = RSSSampler(proc.pid)
+            sampler.start()
+            try:
+                ok, why = wait_ready(proc, port, w, time.time() + 30)
+                res["startup_s"] = round(time.time() - t0, 2)
+                if why:
+                    res["check"] = why
+                if not ok:
+                    res["failed"] = why
+                    return res
+                warm_r, _ = run_wrk(warm, a.warmup)
+                warm_r["drain_s"] = drain(proc, port, w)
+                res["warmup"] = warm_r
+                for i in range(a.runs):
+                    pids = process_tree(proc.pid)
+                    c0 = cpu_seconds(pids)
+                    r, text = run_wrk(wcmd, a.duration)
+                    c1 = cpu_seconds(process_tree(proc.pid))
+                    if r["requests"]:
+                        r["cpu_us_per_req"] = round((c1 - c0) * 1e6 / r["requests"], 1)
+                    if i < a.runs - 1:
+                        r["drain_s"] = drain(proc, port, w)
+                    res["runs"].append(r)
+                    with open(logpath + ".wrk", "a") as f:
+                        f.write("$ %s\n%s\n" % (shlex.join(wcmd), text))
+                if proc.poll() is not None:
+                    res["died"] = "exited with code %d during the load" % proc.returncode
+            finally:
+                try:
+                    stop_server(proc)
+                finally:
+                    res["peak_rss_kib"] = sampler.stop()
+                    for _ in range(50):  # the port free again before the next server
+                        if port_free(port):
+                            break
+                        time.sleep(0.1)
+        if res.get("failed") or res.get("died"):
+            res["log_tail"] = tail(logpath)
+        return res
+
+
+def summarize(res):
+    """The median run by req/s; errors summed over the measured runs."""
+    runs = [r for r in res["runs"] if r.get("rps") is not None]
+    if not runs:
+        return None
+    med = sorted(runs, key=lambda r: r["rps"])[(len(runs) - 1) // 2]
+    s = {k: med.get(k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
+    s["errors"] = sum(r["errors"] for r in res["runs"])
+    s["error_kinds"] = {
+        k: sum(r[k] for r in res["runs"])
+        for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
+        if sum(r[k] for r in res["runs"])
+    }
+    s["warmup_errors"] = (res.get("warmup") or {}).get("errors", 0)
+    # Little's law: a closed-loop client keeps every connection busy, so
+    # req/s x mean latency ~ connections. Far fewer means connections waited
+    # without any answer (e.g. a thread per keep-alive connection, the rest
+    # stuck in the accept backlog): wrk's latencies never see them, and its
+    # timeout count only sees them on a run longer than 2 s.
+    if med.get("avg_ms") is not None and med["rps"]:
+        s["in_flight"] = round(med["rps"] * med["avg_ms"] / 1000, 1)
+        s["conns"] = res["conns"]
+        s["starved"] = s["in_flight"] < 0.5 * res["conns"]
+    s["rps_all"] = [r["rps"] for r in runs]
+    return s
+
+
+# ---------------------------------------------------------------- machine
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20, cwd=ROOT).stdout.strip()
+    except Exception:
+        return ""
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(f.readline().split()[1])
+            mem = "%.1f GiB" % (kib / 1024 / 1024)
+    except OSError:
+        pass
+    commit = sh(["git", "rev-parse", "--short", "HEAD"]) or "?"
+    dirty = sh(["git", "status", "--porcelain", "--untracked-files=no"])
+    wrkv = sh(["wrk", "-v"]).splitlines()
+    return {
+        "nproc": sh(["nproc"]),
+        "cpu": model,
+        "memory": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pogo_commit": commit + (" (with uncommitted changes)" if dirty else ""),
+        "wrk": wrkv[0].split(" [")[0] if wrkv else "?",
+    }
+
+
+# ---------------------------------------------------------------- output
+
+
+def cell(s, res):
+    if res is None:
+        return "not run"
+    if res.get("failed"):
+        return "🔴 failed: %s" % md_escape(res["failed"])[:80]
+    if s is None:
+        return "🔴 no result"
+    txt = "%s · %s · " % (fmt_rps(s["rps"]), fmt_ms(s["p99_ms"]))
+    if s["errors"]:
+        kinds = ", ".join("%s %d" % (k.replace("_errors", ""), v) for k, v in s["error_kinds"].items())
+        txt += "**🔴 %d err** (%s)" % (s["errors"], kinds)
+    else:
+        txt += "0 err"
+    if s.get("starved"):
+        txt += " **🔴 only ~%.0f of %d connections answered in time**" % (s["in_flight"], s["conns"])
+    if res.get("check"):
+        txt += " **🔴 wrong answer: %s**" % md_escape(res["check"])[:80]
+    if res.get("died"):
+        txt += " **🔴 %s**" % res["died"]
+    return txt
+
+
+def md_escape(s):
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def write_markdown(path, meta, tables, results, servers, workloads, missing, png_ok, skipped):
+    m = meta["machine"]
+    a = meta["args"]
+    L = []
+    L.append("# pogo benchmark — %s" % meta["date"])
+    L.append("")
+    L.append(
+        "Machine: %s CPUs (`nproc`), %s, %s RAM, Linux %s; Python %s; pogo commit %s; %s."
+        % (m["nproc"], m["cpu"], m["memory"], m["kernel"], m["python"], m["pogo_commit"], m["wrk"])
+    )
+    L.append("")
+    L.append(
+        "Method (shared/BENCH.md): %s; each point: start the server, one checked request, %ss of wrk warm-up, "
+        "then %d run(s) of %ss, each after the server has drained what the previous wrk left queued; the median "
+        "run by req/s is shown. Cells: **req/s · p99 · errors**; errors are "
+        "the sum over all measured runs of wrk's non-2xx/3xx responses and socket errors (connect, read, write, "
+        "timeout; wrk's timeout is %s), shown in red (🔴), never dropped. req/s counts every response. "
+        "\"Only ~a of b connections answered in time\": req/s × mean latency (Little's law) is under half the "
+        "connection count, so most connections waited longer than wrk's timeout or got no answer at all, which "
+        "wrk's latencies do not show (e.g. a thread held by each keep-alive connection, the rest in the backlog). "
+        "Wall time of this run: %s."
+        % (
+            ("quick subset (`--quick`)" if a["quick"] else "full run")
+            + (" — **interrupted %s**" % meta["interrupted"] if meta.get("interrupted") else ""),
+            fmt_num(a["warmup"]),
+            a["runs"],
+            fmt_num(a["duration"]),
+            WRK_TIMEOUT,
+            meta.get("wall", "?"),
+        )
+    )
+    L.append("")
+    if png_ok:
+        L.append("![req/s per workload and server](results.png)")
+        L.append("")
+    L.append("HTTP/2 (h2load) rows: not run — pogo has no HTTP/2 yet.")
+    L.append("")
+    for table in tables:
+        cols = [s for s in servers]
+        L.append("## %s" % TABLE_TITLES[table])
+        L.append("")
+        L.append("| workload | " + " | ".join(s.label(table) for s in cols) + " |")
+        L.append("|---|" + "---|" * len(cols))
+        for w in workloads:
+            row = [w.label()]
+            for s in cols:
+                res = results.get((table, s.key, w.name))
+                row.append(cell(res and res.get("summary"), res) if s.key not in missing else "not installed")
+            L.append("| " + " | ".join(row) + " |")
+        rss = []
+        for s in cols:
+            vals = [
+                r.get("peak_rss_kib", 0) for (t, k, _), r in results.items() if t == table and k == s.key and r
+            ]
+            rss.append(fmt_mib(max(vals)) if vals else "—")
+        L.append("| **peak RSS** (process tree, max over the rows) | " + " | ".join(rss) + " |")
+        L.append("")
+        # p50 and CPU per request, compactly
+        L.append("<details><summary>p50 latency and server CPU per request (µs, whole process tree)</summary>")
+        L.append("")
+        L.append("| workload | " + " | ".join(s.label(table) for s in cols) + " |")
+        L.append("|---|" + "---|" * len(cols))
+        for w in workloads:
+            row = [w.name]
+            for s in cols:
+                res = results.get((table, s.key, w.name))
+                sm = res and res.get("summary")
+                if not sm:
+                    row.append("—")
+                    continue
+                cpu = sm.get("cpu_us_per_req")
+                row.append("p50 %s · %s" % (fmt_ms(sm["p50_ms"]), "%.0f µs CPU" % cpu if cpu is not None else "—"))
+            L.append("| " + " | ".join(row) + " |")
+        L.append("")
+        L.append("</details>")
+        L.append("")
+        warm = [
+            "%s / %s: %d" % (r["label"], w, r["summary"]["warmup_errors"])
+            for (t, k, w), r in results.items()
+            if t == table and r and r.get("summary") and r["summary"]["warmup_errors"]
+        ]
+        if warm:
+            L.append("Errors during warm-up (not in the cells): " + "; ".join(warm) + ".")
+            L.append("")
+        failed = [r for (t, _, _), r in results.items() if t == table and r and (r.get("failed") or r.get("died"))]
+        for r in failed:
+            L.append(
+                "- 🔴 %s / %s: %s. Log: `%s`"
+                % (r["label"], r["workload"], r.get("failed") or r.get("died"), md_escape(r.get("log_tail", ""))[:400])
+            )
+        if failed:
+            L.append("")
+
+    L.append("## Servers, versions and settings")
+    L.append("")
+    L.append(
+        "Each server runs the same modules from bench/apps (`workload:app`, `flask_app:app`, "
+        "`django_app.wsgi:application`) with the settings its docs recommend for the case:"
+    )
+    L.append("")
+    for s in servers:
+        ver = meta["versions"].get(s.key, "?")
+        if s.key in missing:
+            L.append("- **%s**: %s" % (s.name, md_escape(missing[s.key])))
+        else:
+            L.append("- **%s** %s: %s." % (s.name, ver, s.settings()))
+    for pkg in ("Flask", "Django"):
+        L.append("- %s %s" % (pkg, meta["versions"].get(pkg, "?")))
+    L.append("")
+    if missing:
+        L.append("Not installed (reported, not dropped):")
+        L.append("")
+        for k, why in missing.items():
+            L.append("- %s: %s" % (SERVER_BY_KEY[k].name if k in SERVER_BY_KEY else k, md_escape(why)))
+        L.append("")
+
+    L.append("## Exact command lines")
+    L.append("")
+    L.append(
+        "Servers run with the working directory bench/apps and PYTHONPATH=bench/apps, VIRTUAL_ENV=bench/.venv, "
+        "POGO_BENCH_DJANGO_DB=<out>/django.sqlite3 in the environment. The port changes only if the previous one was busy."
+    )
+    L.append("")
+    for table in tables:
+        L.append("### %s" % table)
+        L.append("")
+        L.append("```sh")
+        seen = set()
+        for s in servers:
+            for w in workloads:
+                r = results.get((table, s.key, w.name))
+                if not r:
+                    continue
+                line = shlex.join(r["server_cmd"])
+                if line not in seen:
+                    seen.add(line)
+                    L.append("# %s, %s" % (r["label"], w.module))
+                    L.append(line)
+        L.append("")
+        L.append("# wrk, one line per workload (warm-up: the same with -d%ss)" % fmt_num(a["warmup"]))
+        seenw = set()
+        for w in workloads:
+            for s in servers:
+                r = results.get((table, s.key, w.name))
+                if r and w.name not in seenw:
+                    seenw.add(w.name)
+                    L.append(shlex.join(r["wrk_cmd"]))
+        L.append("```")
+        L.append("")
+    scripts = sorted({w.body for w in workloads if w.method == "POST"})
+    if scripts:
+        L.append("POST bodies come from wrk Lua scripts (in the output's wrk/ folder), each:")
+        L.append("")
+        L.append("```lua")
+        L.append('wrk.method = "POST"')
+        L.append('wrk.body = string.rep("x", N)  -- N = ' + ", ".join(str(n) for n in scripts))
+        L.append('wrk.headers["Content-Type"] = "application/octet-stream"')
+        L.append("```")
+        L.append("")
+    if skipped:
+        L.append("Workloads not run: " + "; ".join("%s (%s)" % kv for kv in skipped.items()) + ".")
+        L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def write_png(path, meta, tables, results, servers, workloads, missing):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+    except Exception as e:
+        log("bench: no chart: matplotlib is not importable (%s)" % e)
+        return False
+    palette = {
+        "pogo": "#1f5fbf", "gunicorn-sync": "#a0a0a0", "gunicorn-gthread": "#6d6d6d", "uwsgi": "#e08a1e",
+        "waitress": "#59a14f", "cheroot": "#b07aa1", "granian": "#d4a017",
+    }  # fmt: skip
+    n = len(tables)
+    width_in = max(10, 0.3 * len(workloads) * len(servers) + 3)
+    fig, axes = plt.subplots(n, 1, figsize=(width_in, 5.6 * n), squeeze=False)
+    width = 0.8 / max(1, len(servers))
+    for ax, table in zip(axes[:, 0], tables):
+        vals = [
+            r["summary"]["rps"]
+            for (t, _, _), r in results.items()
+            if t == table and r and r.get("summary") and r["summary"]["rps"]
+        ]
+        top = max(vals + [10])
+        bottom = 10 ** max(0, math.floor(math.log10(max(1, min(vals + [top]) / 3))))
+        for j, s in enumerate(servers):
+            color = palette.get(s.key, "#76b7b2")
+            for i, w in enumerate(workloads):
+                x = i + (j - (len(servers) - 1) / 2) * width
+                r = results.get((table, s.key, w.name))
+                sm = r and r.get("summary")
+                note = dict(rotation=90, ha="center", va="bottom", fontsize=7)
+                if s.key in missing or r is None:
+                    ax.text(x, bottom * 1.1, "not installed" if s.key in missing else "n/a", color="#777", **note)
+                    continue
+                if not sm or r.get("failed"):
+                    ax.text(x, bottom * 1.1, "failed to start", color="red", weight="bold", **note)
+                    continue
+                rps = max(sm["rps"], bottom)
+                what = []
+                if sm["errors"]:
+                    what.append("%d err" % sm["errors"])
+                if r.get("check"):
+                    what.append("wrong answer")
+                if sm.get("starved"):
+                    what.append("%.0f/%d conns" % (sm["in_flight"], sm["conns"]))
+                if r.get("died"):
+                    what.append("died")
+                bad = bool(what)
+                ax.bar(
+                    x, rps, width, color=color, edgecolor="red" if bad else "white",
+                    linewidth=1.8 if bad else 0.4, hatch="///" if bad else None,
+                )  # fmt: skip
+                label = fmt_rps(sm["rps"])
+                if bad:
+                    ax.text(x, rps * 1.08, label + "  " + ", ".join(what), color="red", weight="bold", **note)
+                else:
+                    ax.text(x, rps * 1.08, label, color="#222", **note)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom, top * 25)
+        ax.set_xticks(range(len(workloads)))
+        ax.set_xticklabels(["%s\n%d conns" % (w.name, w.conns) for w in workloads], fontsize=8)
+        ax.set_xlim(-0.5, len(workloads) - 0.5)
+        ax.set_ylabel("req/s (log scale)")
+        ax.set_title(TABLE_TITLES[table], fontsize=10)
+        ax.grid(axis="y", which="major", alpha=0.3)
+        handles = [Patch(facecolor=palette.get(s.key, "#76b7b2"), label=s.label(table)) for s in servers]
+        handles.append(
+            Patch(
+                facecolor="white", edgecolor="red", hatch="///", linewidth=1.8,
+                label="failures: N err; a/b conns = a of b connections answered within 2 s",
+            )
+        )  # fmt: skip
+        ax.legend(
+            handles=handles, fontsize=7, ncol=max(1, min(4, len(handles), int(width_in / 3.6))), loc="upper center",
+            bbox_to_anchor=(0.5, -0.11), frameon=False,
+        )  # fmt: skip
+    m = meta["machine"]
+    fig.suptitle(
+        "pogo and peers, %s: %s CPUs (%s), Python %s, pogo %s; %s warm-up, median of %d x %s s"
+        % (
+            meta["date"], m["nproc"], m["cpu"], m["python"], m["pogo_commit"].split()[0],
+            "%ss" % fmt_num(meta["args"]["warmup"]), meta["args"]["runs"], fmt_num(meta["args"]["duration"]),
+        ),
+        fontsize=10,
+    )  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="per-core only, hello / flask-json / io10, 3 s, 1 run")
+    p.add_argument("--out", help="output directory (default bench/out/DATE)")
+    p.add_argument("--duration", type=float, help="seconds per run (default 10; quick 3)")
+    p.add_argument("--runs", type=int, help="runs per point, median reported (default 3; quick 1)")
+    p.add_argument("--warmup", type=float, help="warm-up seconds (default 3; quick 1)")
+    p.add_argument("--servers", help="comma-separated: " + ",".join(SERVER_BY_KEY) + " (gunicorn = both)")
+    p.add_argument("--workloads", help="comma-separated: " + ",".join(WORKLOAD_BY_NAME))
+    p.add_argument("--tables", help="comma-separated: per-core,two-core (default both; quick per-core)")
+    p.add_argument("--render", metavar="DIR", help="only rewrite DIR/results.md and results.png from DIR/results.json")
+    a = p.parse_args(argv)
+    q = a.quick
+    a.duration = a.duration if a.duration is not None else (3 if q else 10)
+    a.runs = a.runs if a.runs is not None else (1 if q else 3)
+    a.warmup = a.warmup if a.warmup is not None else (1 if q else 3)
+    for k in ("duration", "warmup"):
+        v = getattr(a, k)
+        if v == int(v):
+            setattr(a, k, int(v))
+    if a.duration < 1 or a.runs < 1 or a.warmup < 1:
+        p.error("--duration, --runs and --warmup must be at least 1")
+
+    def pick(value, table, aliases, default, what):
+        if not value:
+            return list(default)
+        names = []
+        for n in value.split(","):
+            n = n.strip()
+            if not n:
+                continue
+            for x in aliases.get(n, [n]):
+                if x not in table:
+                    p.error("unknown %s %r (choose from %s)" % (what, x, ", ".join(table)))
+                if x not in names:
+                    names.append(x)
+        return names
+
+    a.server_keys = pick(a.servers, SERVER_BY_KEY, SERVER_ALIASES, SERVER_BY_KEY, "server")
+    a.workload_names = pick(a.workloads, WORKLOAD_BY_NAME, {}, QUICK_WORKLOADS if q else WORKLOAD_BY_NAME, "workload")
+    a.tables = pick(a.tables, {t: t for t in TABLES}, {}, (PER_CORE,) if q else TABLES, "table")
+    return a
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def render(out):
+    """Rewrite results.md and results.png from results.json (no measuring)."""
+    with open(os.path.join(out, "results.json")) as f:
+        data = json.load(f)
+    meta = data["meta"]
+    args = meta["args"]
+    results = {(p["table"], p["server"], p["workload"]): p for p in data["points"]}
+    servers = [SERVER_BY_KEY[k] for k in args["server_keys"]]
+    skipped = meta.get("skipped_workloads", {})
+    workloads = [WORKLOAD_BY_NAME[n] for n in args["workload_names"] if n not in skipped]
+    missing = meta.get("missing", {})
+    png_ok = write_png(os.path.join(out, "results.png"), meta, args["tables"], results, servers, workloads, missing)
+    write_markdown(os.path.join(out, "results.md"), meta, args["tables"], results, servers, workloads, missing, png_ok, skipped)
+
+
+def main(argv=None):
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    if a.render:
+        render(os.path.abspath(a.render))
+        return 0
+    signal.signal(signal.SIGTERM, _interrupted)  # so that the running server is stopped (finally)
+    started = time.time()
+    now = datetime.datetime.now().astimezone()
+    out = os.path.abspath(a.out or os.path.join(BENCH, "out", now.strftime("%Y-%m-%d_%H%M%S")))
+    os.makedirs(out, exist_ok=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if not shutil.which("wrk"):
+        sys.exit("bench: wrk is not installed (bench/setup.sh installs it)")
+    if not shutil.which("taskset"):
+        sys.exit("bench: taskset is not installed")
+
+    servers = [SERVER_BY_KEY[k] for k in a.server_keys]
+    workloads = [WORKLOAD_BY_NAME[n] for n in a.workload_names]
+    missing = {s.key: s.missing() for s in servers if s.missing()}
+    for k, why in missing.items():
+        log("bench: %s: %s" % (SERVER_BY_KEY[k].name, why))
+    # workloads whose framework is missing are reported, not run
+    skipped = {}
+    for w in workloads:
+        pkg = APPS_SPEC[w.app][1]
+        if pkg and os.path.exists(os.path.join(STATUS, "%s.failed" % pkg)):
+            with open(os.path.join(STATUS, "%s.failed" % pkg)) as f:
+                skipped[w.name] = "%s not installed: %s" % (pkg, f.read().strip())
+    meta = {
+        "date": now.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine(),
+        "args": {k: getattr(a, k) for k in ("quick", "duration", "runs", "warmup", "server_keys", "workload_names", "tables")},
+        "threads": THREADS,
+        "wrk_timeout": WRK_TIMEOUT,
+        "versions": {s.key: s.version() for s in servers if s.key not in missing},
+        "missing": missing,
+        "skipped_workloads": skipped,
+    }
+    from importlib import metadata
+
+    for pkg in ("Flask", "Django", "matplotlib"):
+        try:
+            meta["versions"][pkg] = metadata.version(pkg)
+        except Exception:
+            meta["versions"][pkg] = "not installed"
+
+    runner = Runner(a, out)
+    results = {}
+    points = [
+        (t, s, w) for t in a.tables for w in workloads for s in servers if s.key not in missing and w.name not in skipped
+    ]
+    log("bench: %d points (%s), output in %s" % (len(points), ", ".join(a.tables), out))
+    def save():
+        with open(os.path.join(out, "results.json"), "w") as f:
+            json.dump(
+                {"meta": meta, "workloads": {w.name: w.label() for w in workloads}, "points": list(results.values())},
+                f,
+                indent=1,
+            )
+
+    for i, (table, s, w) in enumerate(points, 1):
+        try:
+            res = runner.point(table, s, w)
+        except KeyboardInterrupt:
+            meta["interrupted"] = "after %d of %d points" % (i - 1, len(points))
+            log("bench: interrupted; writing the %d points measured" % (i - 1))
+            break
+        res["summary"] = summarize(res)
+        results[(table, s.key, w.name)] = res
+        save()
+        sm = res["summary"]
+        if sm:
+            msg = "%s req/s, p99 %s, %d errors" % (fmt_rps(sm["rps"]), fmt_ms(sm["p99_ms"]), sm["errors"])
+            if res.get("check"):
+                msg += ", WRONG ANSWER: " + res["check"]
+        else:
+            msg = "FAILED: %s" % (res.get("failed") or res.get("died") or "no result")
+        log("[%d/%d] %s %s %s: %s (%.0fs elapsed)" % (i, len(points), table, w.name, s.label(table), msg, time.time() - started))
+
+    wall = time.time() - started
+    meta["wall_seconds"] = round(wall, 1)
+    meta["wall"] = "%dm%02ds" % (wall // 60, wall % 60)
+    save()
+    render(out)
+    log("bench: done in %s: %s" % (meta["wall"], os.path.join(out, "results.md")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
