@@ -221,6 +221,8 @@ type conn struct {
 	w    ResponseWriter
 	body bodyReader
 	idle atomic.Bool // waiting for a request: Shutdown may close it
+
+	writeDeadline time.Time // the write deadline set on rwc
 }
 
 // readBufferSize bounds a request head: one that does not fit gets 431.
@@ -256,8 +258,16 @@ func (c *conn) write(iov *net.Buffers) error {
 	return err
 }
 
+// setWriteDeadline gives the next write WriteTimeout. Moving a deadline
+// costs a timer update, so it moves only once half of it is used up.
 func (c *conn) setWriteDeadline() {
-	c.rwc.SetWriteDeadline(time.Now().Add(orDur(c.s.WriteTimeout, 60*time.Second)))
+	d := orDur(c.s.WriteTimeout, 60*time.Second)
+	now := time.Now()
+	if c.writeDeadline.Sub(now) > d/2 {
+		return
+	}
+	c.writeDeadline = now.Add(d)
+	c.rwc.SetWriteDeadline(c.writeDeadline)
 }
 
 func orDur(d, def time.Duration) time.Duration {
@@ -334,17 +344,19 @@ func (c *conn) serve() {
 		if c.closing() {
 			return
 		}
-		wait := c.s.IdleTimeout
-		if first {
-			wait = orDur(c.s.HeaderTimeout, 10*time.Second)
+		if c.br.Buffered() == 0 { // else a pipelined request is already here
+			wait := c.s.IdleTimeout
+			if first {
+				wait = orDur(c.s.HeaderTimeout, 10*time.Second)
+			}
+			c.rwc.SetReadDeadline(time.Now().Add(wait))
+			if _, err := c.br.Peek(1); err != nil {
+				return // closed, idle timeout, or shut down
+			}
 		}
 		first = false
-		c.rwc.SetReadDeadline(time.Now().Add(wait))
-		if _, err := c.br.Peek(1); err != nil {
-			return // closed, idle timeout, or shut down
-		}
 		c.idle.Store(false)
-		c.rwc.SetReadDeadline(time.Now().Add(orDur(c.s.HeaderTimeout, 10*time.Second)))
+		// No deadline is cleared here: every later read sets its own.
 		if err := c.readHead(); err != nil {
 			var e *Error
 			if errors.As(err, &e) {
@@ -352,7 +364,6 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		c.rwc.SetReadDeadline(time.Time{})
 		if !c.serveRequest() {
 			return
 		}
@@ -366,6 +377,7 @@ func (c *conn) serve() {
 // out of the read buffer so that reading the body cannot move it.
 func (c *conn) readHead() error {
 	lim := &c.s.Limits
+	waiting := false
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		n, err := ParseHead(buf, &c.req, lim)
@@ -380,6 +392,12 @@ func (c *conn) readHead() error {
 		}
 		if c.br.Buffered() == c.br.Size() {
 			return errTooManyFields // the head does not fit the buffer
+		}
+		if !waiting {
+			// The head has started: it must be complete within the
+			// header timeout however slowly it trickles in.
+			c.rwc.SetReadDeadline(time.Now().Add(orDur(c.s.HeaderTimeout, 10*time.Second)))
+			waiting = true
 		}
 		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {

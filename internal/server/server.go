@@ -136,7 +136,10 @@ type exchange struct {
 func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.Reader, ci *http1.ConnInfo) {
-	start := time.Now()
+	var start time.Time
+	if s.opts.Access != nil {
+		start = time.Now()
+	}
 	x := exchanges.Get().(*exchange)
 	defer func() {
 		*x = exchange{fields: x.fields[:0], out: x.out[:0]}
