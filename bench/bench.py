@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +43,7 @@ VBIN = os.path.join(VENV, "bin")
 STATUS = os.path.join(VENV, "bench-status")
 POGO = os.path.join(ROOT, "bin", "pogo")
 HOST = "127.0.0.1"
+BENCH_OUT_TMP = os.path.join(tempfile.gettempdir(), "pogo-bench-nginx")  # nginx's config and temp files
 BASE_PORT = 18700
 THREADS = 8  # the Python thread count every threaded server gets (pogo's default)
 WRK_TIMEOUT = "2s"  # wrk's default, stated: a response slower than this is a timeout error
@@ -115,6 +117,10 @@ class Server:
 
     def workers(self, table):
         return 2 if table == TWO_CORE else 1
+
+    def serves(self, w):
+        """Whether this server runs workload w (nginx only has static bodies)."""
+        return True
 
     def label(self, table):
         return self.name
@@ -295,7 +301,53 @@ class Granian(Server):
         )
 
 
-SERVERS = [Pogo(), GunicornSync(), GunicornGthread(), UWSGI(), Waitress(), Cheroot(), Granian()]
+class Nginx(Server):
+    """The practical ceiling for one core speaking HTTP/1.1 here: nginx
+    answering the same static bodies from its own config (no Python)."""
+
+    key, name, package, exe = "nginx", "nginx (static, reference)", None, "/usr/sbin/nginx"
+    STATIC = {"hello": ("/", "Hello, World!"), "b10": ("/b10", "x" * 9 + "\\n"), "b1k": ("/b1k", "x" * 1023 + "\\n")}
+
+    def serves(self, w):
+        return w.name in self.STATIC
+
+    def cmd(self, table, module, port):
+        conf = os.path.join(BENCH_OUT_TMP, "nginx-%d.conf" % port)
+        os.makedirs(BENCH_OUT_TMP, exist_ok=True)
+        locs = "".join(
+            '    location = %s { default_type text/plain; return 200 "%s"; }\n' % (path, body)
+            for path, body in self.STATIC.values()
+        )
+        with open(conf, "w") as f:
+            f.write(
+                "daemon off;\nmaster_process %s;\nworker_processes %d;\npid %s.pid;\nerror_log stderr warn;\n"
+                "events { worker_connections 4096; }\n"
+                "http {\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path %s;\n"
+                "  server {\n    listen %s:%d backlog=1024;\n%s  }\n}\n"
+                % ("on" if self.workers(table) > 1 else "off", self.workers(table), conf, BENCH_OUT_TMP, HOST, port, locs)
+            )
+        return [self.exe, "-e", "stderr", "-p", BENCH_OUT_TMP, "-c", conf]
+
+    def settings(self):
+        return (
+            "not a WSGI server: `return 200` of the same static bodies from its config, worker_processes = the "
+            "table's process count, keepalive_requests 1000000, access log off; the ceiling issue 4 measures pogo against"
+        )
+
+    def missing(self):
+        if not os.access(self.exe, os.X_OK):
+            return "not installed: %s is missing (bench/setup.sh installs it with apt-get)" % self.exe
+        return None
+
+    def version(self):
+        try:
+            r = subprocess.run([self.exe, "-v"], capture_output=True, text=True, timeout=10)
+            return (r.stderr or r.stdout).strip().split("/")[-1]
+        except Exception:
+            return "?"
+
+
+SERVERS = [Pogo(), GunicornSync(), GunicornGthread(), UWSGI(), Waitress(), Cheroot(), Granian(), Nginx()]
 SERVER_BY_KEY = {s.key: s for s in SERVERS}
 SERVER_ALIASES = {"gunicorn": ["gunicorn-sync", "gunicorn-gthread"]}
 
@@ -849,7 +901,12 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
             row = [w.label()]
             for s in cols:
                 res = results.get((table, s.key, w.name))
-                row.append(cell(res and res.get("summary"), res) if s.key not in missing else "not installed")
+                if s.key in missing:
+                    row.append("not installed")
+                elif not s.serves(w):
+                    row.append("n/a")
+                else:
+                    row.append(cell(res and res.get("summary"), res))
             L.append("| " + " | ".join(row) + " |")
         rss = []
         for s in cols:
@@ -980,7 +1037,7 @@ def write_png(path, meta, tables, results, servers, workloads, missing):
         return False
     palette = {
         "pogo": "#1f5fbf", "gunicorn-sync": "#a0a0a0", "gunicorn-gthread": "#6d6d6d", "uwsgi": "#e08a1e",
-        "waitress": "#59a14f", "cheroot": "#b07aa1", "granian": "#d4a017",
+        "waitress": "#59a14f", "cheroot": "#b07aa1", "granian": "#d4a017", "nginx": "#9c9c9c",
     }  # fmt: skip
     n = len(tables)
     width_in = max(10, 0.3 * len(workloads) * len(servers) + 3)
@@ -1177,7 +1234,11 @@ def main(argv=None):
     runner = Runner(a, out)
     results = {}
     points = [
-        (t, s, w) for t in a.tables for w in workloads for s in servers if s.key not in missing and w.name not in skipped
+        (t, s, w)
+        for t in a.tables
+        for w in workloads
+        for s in servers
+        if s.key not in missing and w.name not in skipped and s.serves(w)
     ]
     log("bench: %d points (%s), output in %s" % (len(points), ", ".join(a.tables), out))
     def save():

@@ -58,6 +58,18 @@ if ! command -v wrk >/dev/null; then
 		{ apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } ||
 		die "cannot install wrk"
 fi
+# nginx is the reference ceiling (static bodies, no Python); a missing one is
+# reported in the results, not fatal.
+if [ ! -x /usr/sbin/nginx ]; then
+	say "installing nginx"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q nginx-light >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null; } ||
+		say "cannot install nginx: its column will say not installed"
+	# Debian starts the packaged service; the bench runs its own.
+	command -v systemctl >/dev/null && systemctl stop nginx >/dev/null 2>&1 || true
+	[ -f /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
+fi
 command -v taskset >/dev/null || die "taskset (util-linux) is missing"
 
 (cd "$root" && make -s build) || die "make build failed"
