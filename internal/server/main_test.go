@@ -7,7 +7,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"github.com/pogoserver/pogo/internal/cpython"
 	"github.com/pogoserver/pogo/internal/logging"
 	"github.com/pogoserver/pogo/internal/server"
+	"github.com/pogoserver/pogo/internal/testutil"
 	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
@@ -213,22 +213,7 @@ func (r *rawConn) closed(d time.Duration) bool {
 	return err == io.EOF
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // waitFor polls cond for up to 5s.
 func waitFor(t testing.TB, what string, cond func() bool) {
