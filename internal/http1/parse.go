@@ -208,6 +208,14 @@ func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
 		return 0, errHost
 	}
 	req.Host = host
+	if auth, ok := authority(req.Target); ok {
+		// RFC 9112 section 3.2.2: with an absolute-form target the
+		// server uses its authority and ignores Host.
+		if !validHost(auth) {
+			return 0, errHost
+		}
+		req.Host = auth
+	}
 
 	if expect != nil {
 		if !equalFold(expect, "100-continue") {
@@ -296,6 +304,19 @@ func checkTarget(method, target []byte) error {
 		return nil // absolute-form
 	}
 	return errTarget
+}
+
+// authority returns the authority of an absolute-form target.
+func authority(target []byte) ([]byte, bool) {
+	i := bytes.Index(target, []byte("://"))
+	if i < 0 || target[0] == '/' {
+		return nil, false
+	}
+	a := target[i+3:]
+	if j := bytes.IndexAny(a, "/?#"); j >= 0 {
+		a = a[:j]
+	}
+	return a, true
 }
 
 // checkCodings accepts exactly one transfer coding, chunked. A final

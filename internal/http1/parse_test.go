@@ -37,6 +37,7 @@ var headCases = []headCase{
 	{name: "HTTP/1.2 is 1.1", raw: "GET / HTTP/1.2\r\nHost: a\r\n\r\n", method: "GET", target: "/", minor: 1, length: -1, keepAlive: true},
 	{name: "query and escapes", raw: "GET /a%20b?x=1&y=%2F HTTP/1.1\r\nHost: a\r\n\r\n", method: "GET", target: "/a%20b?x=1&y=%2F", minor: 1, length: -1, keepAlive: true},
 	{name: "absolute-form", raw: "GET http://a/p?q HTTP/1.1\r\nHost: a\r\n\r\n", method: "GET", target: "http://a/p?q", minor: 1, length: -1, keepAlive: true},
+	{name: "absolute-form authority over an empty Host (found by fuzzing)", raw: "0 http://0 HTTP/1.0\nHost:\n\n", method: "0", target: "http://0", minor: 0, length: -1},
 	{name: "asterisk-form", raw: "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", method: "OPTIONS", target: "*", minor: 1, length: -1, keepAlive: true},
 	{name: "leading empty line", raw: "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", method: "GET", target: "/", minor: 1, length: -1, keepAlive: true},
 	{name: "bare LF line ends", raw: "GET / HTTP/1.1\nHost: a\n\n", method: "GET", target: "/", minor: 1, length: -1, keepAlive: true},
