@@ -135,8 +135,10 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		// Tracked before Serve can return: Shutdown waits for it.
+		c := s.track(rwc)
 		go func() {
-			s.ServeConn(rwc)
+			s.serveConn(c)
 			if s.sem != nil {
 				<-s.sem
 			}
@@ -148,10 +150,18 @@ func (s *Server) Serve(l net.Listener) error {
 // slot only when called by Serve.
 func (s *Server) ServeConn(rwc net.Conn) {
 	s.init()
+	s.serveConn(s.track(rwc))
+}
+
+func (s *Server) track(rwc net.Conn) *conn {
 	c := newConn(s, rwc)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	return c
+}
+
+func (s *Server) serveConn(c *conn) {
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug in a handler costs its connection, not the process.
@@ -168,8 +178,9 @@ func (s *Server) ServeConn(rwc net.Conn) {
 	c.serve()
 }
 
-// Shutdown closes the listeners and idle connections, then waits for
-// active connections to finish their current request, or for ctx.
+// Shutdown closes the listeners, gives idle connections a last call (see
+// below), then waits until every connection has finished its current
+// request and closed, and every Serve has returned, or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.shutdown.Store(true)
@@ -179,18 +190,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		(*l).Close()
 	}
 	s.mu.Unlock()
+	// An idle keep-alive connection is not closed at once: its client may
+	// be sending the next request right now, and a close would lose it.
+	// It gets a last call instead: a request that arrives within lastCall
+	// is served, with "Connection: close".
+	lastCall := time.Now().Add(s.lastCall())
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		s.mu.Lock()
-		n := 0
 		for c := range s.conns {
 			if c.idle.Load() {
-				c.rwc.Close()
-			} else {
-				n++
+				c.rwc.SetReadDeadline(lastCall)
 			}
 		}
+		// A listener still in Accept may yet hand over a connection.
+		n := len(s.conns) + len(s.listeners)
 		s.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -201,6 +216,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// lastCall is how long idle connections may still send a request after
+// Shutdown: the keep-alive timeout, at most a second.
+func (s *Server) lastCall() time.Duration {
+	return min(s.IdleTimeout, time.Second)
 }
 
 func (s *Server) log() *slog.Logger {
@@ -220,7 +241,7 @@ type conn struct {
 	req  Request
 	w    ResponseWriter
 	body bodyReader
-	idle atomic.Bool // waiting for a request: Shutdown may close it
+	idle atomic.Bool // waiting for a request: Shutdown gives it a last call
 
 	writeDeadline time.Time // the write deadline set on rwc
 }
@@ -341,13 +362,16 @@ func (c *conn) serve() {
 		// Wait for the next request: idle (keep-alive) timeout, then the
 		// header timeout once it has started.
 		c.idle.Store(true)
-		if c.closing() {
-			return
+		if c.closing() && !first {
+			return // the last response said "Connection: close"
 		}
 		if c.br.Buffered() == 0 { // else a pipelined request is already here
 			wait := c.s.IdleTimeout
 			if first {
 				wait = orDur(c.s.HeaderTimeout, 10*time.Second)
+			}
+			if c.closing() {
+				wait = min(wait, c.s.lastCall())
 			}
 			c.rwc.SetReadDeadline(time.Now().Add(wait))
 			if _, err := c.br.Peek(1); err != nil {

@@ -320,3 +320,69 @@ func TestMaxConns(t *testing.T) {
 		t.Errorf("got %q", b)
 	}
 }
+
+// TestShutdownLastCall: an idle keep-alive connection is not cut at
+// Shutdown. A request its client sends within the last call is answered,
+// with "Connection: close"; one that stays idle is closed after it.
+func TestShutdownLastCall(t *testing.T) {
+	s := &Server{Handler: echoHandler{}, IdleTimeout: 5 * time.Second}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		br := bufio.NewReader(c)
+		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		return c, br
+	}
+	busy, busyR := dial()
+	quiet, quietR := dial()
+
+	start := time.Now()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // Shutdown has begun
+	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
+		t.Error("the listener still accepts after Shutdown")
+	}
+
+	io.WriteString(busy, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(busyR, nil)
+	if err != nil {
+		t.Fatalf("request in the last call: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "GET /second 0:" || !resp.Close {
+		t.Errorf("last-call response: %d %q close=%v, want 200 \"GET /second 0:\" with Connection: close", resp.StatusCode, body, resp.Close)
+	}
+	if _, err := busyR.ReadByte(); err != io.EOF {
+		t.Errorf("after the last-call response: %v, want EOF", err)
+	}
+
+	quiet.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := quietR.ReadByte(); err != io.EOF {
+		t.Errorf("idle connection: %v, want EOF at the end of the last call", err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d < s.lastCall() || d > s.lastCall()+2*time.Second {
+		t.Errorf("Shutdown took %v, want about the last call (%v)", d, s.lastCall())
+	}
+	if err := <-served; err != ErrServerClosed {
+		t.Errorf("Serve: %v, want ErrServerClosed", err)
+	}
+}
