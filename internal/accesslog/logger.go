@@ -132,6 +132,11 @@ func (l *Logger) drain(bw *bufio.Writer) {
 }
 
 func (l *Logger) write(bw *bufio.Writer, b *[]byte) {
+	// Whole lines only reach the io.Writer, so that several processes
+	// appending to one file (--workers) never interleave within a line.
+	if len(*b) > bw.Available() && bw.Buffered() > 0 {
+		l.flush(bw)
+	}
 	if _, err := bw.Write(*b); err != nil {
 		l.fail(bw, err)
 	}

@@ -69,3 +69,32 @@ func TestOpenError(t *testing.T) {
 		t.Errorf("error %q lacks the package prefix", got)
 	}
 }
+
+func TestFileReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Write([]byte("before\n"))
+	// logrotate moves the file away, then pogo gets SIGUSR1.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("still old\n"))
+	if err := f.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("after\n"))
+	for p, want := range map[string]string{path + ".1": "before\nstill old\n", path: "after\n"} {
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("%s = %q, want %q", filepath.Base(p), got, want)
+		}
+	}
+}
