@@ -36,6 +36,17 @@ func listen(bind string, backlog int) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	f, err := tcpSocket(addr, backlog, false)
+	if err != nil {
+		return nil, fmt.Errorf("server: cannot listen on %s: %w", bind, err)
+	}
+	return fileListener(f)
+}
+
+// tcpSocket opens a listening TCP socket on addr. With reusePort, other
+// sockets with SO_REUSEPORT may share the address, and the kernel spreads
+// new connections over them.
+func tcpSocket(addr *net.TCPAddr, backlog int, reusePort bool) (*os.File, error) {
 	family, sa := syscall.AF_INET, syscall.Sockaddr(nil)
 	if ip4 := addr.IP.To4(); ip4 != nil {
 		s := &syscall.SockaddrInet4{Port: addr.Port}
@@ -47,13 +58,22 @@ func listen(bind string, backlog int) (net.Listener, error) {
 		copy(s.Addr[:], addr.IP.To16())
 		sa = s
 	}
-	l, err := listenSocket(family, sa, backlog, func(fd int) error {
+	return listenSocket(family, sa, backlog, func(fd int) error {
+		if reusePort {
+			if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort, 1); err != nil {
+				return err
+			}
+		}
 		return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("server: cannot listen on %s: %w", bind, err)
-	}
-	return l, nil
+}
+
+// soReusePort is Linux's SO_REUSEPORT, which package syscall lacks.
+const soReusePort = 0xf
+
+func fileListener(f *os.File) (net.Listener, error) {
+	defer f.Close() // FileListener dups the descriptor
+	return net.FileListener(f)
 }
 
 // resolveTCP parses a TCP bind address the way gunicorn does.
@@ -95,9 +115,13 @@ func listenUnix(path string, backlog int) (net.Listener, error) {
 		}
 		os.Remove(path) // stale socket from a previous run
 	}
-	l, err := listenSocket(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, backlog, nil)
+	f, err := listenSocket(syscall.AF_UNIX, &syscall.SockaddrUnix{Name: path}, backlog, nil)
 	if err != nil {
 		return nil, fmt.Errorf("server: cannot listen on unix:%s: %w", path, err)
+	}
+	l, err := fileListener(f)
+	if err != nil {
+		return nil, err
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(true)
 	return l, nil
@@ -105,29 +129,142 @@ func listenUnix(path string, backlog int) (net.Listener, error) {
 
 // listenSocket does socket, bind and listen itself so the backlog is ours
 // (net.Listen always uses the system maximum).
-func listenSocket(family int, sa syscall.Sockaddr, backlog int, setup func(fd int) error) (net.Listener, error) {
+func listenSocket(family int, sa syscall.Sockaddr, backlog int, setup func(fd int) error) (*os.File, error) {
 	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	f := os.NewFile(uintptr(fd), "listener")
-	defer f.Close() // FileListener dups the descriptor
+	fail := func(err error) (*os.File, error) {
+		f.Close()
+		return nil, err
+	}
 	if setup != nil {
 		if err := setup(fd); err != nil {
-			return nil, os.NewSyscallError("setsockopt", err)
+			return fail(os.NewSyscallError("setsockopt", err))
 		}
 	}
 	if err := syscall.Bind(fd, sa); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, errors.New("address already in use")
+			return fail(errors.New("address already in use"))
 		}
-		return nil, os.NewSyscallError("bind", err)
+		return fail(os.NewSyscallError("bind", err))
 	}
 	if backlog <= 0 {
 		backlog = syscall.SOMAXCONN
 	}
 	if err := syscall.Listen(fd, backlog); err != nil {
-		return nil, os.NewSyscallError("listen", err)
+		return fail(os.NewSyscallError("listen", err))
 	}
-	return net.FileListener(f)
+	return f, nil
+}
+
+// Slots opens the sockets of pogo's worker processes. Each worker slot
+// gets its own socket for every TCP bind, all in one SO_REUSEPORT group,
+// so the kernel spreads connections evenly over the workers even when
+// they arrive in a burst; unix sockets cannot be shared that way, so every
+// slot gets a copy of the one socket.
+type Slots struct {
+	tcp     []*net.TCPAddr // resolved, with the port the first slot got
+	binds   []string       // per TCP address, for errors
+	backlog int
+	unix    []net.Listener // shared by all slots; unlinked on Close
+	addrs   []net.Addr     // in the order of the binds
+	order   []int          // per bind: index into tcp (>= 0) or -1-index into unix
+	slots   int            // opened so far
+}
+
+// NewSlots resolves binds and checks that each TCP address is free, then
+// opens the unix sockets. A TCP address another process listens on is an
+// error, even if that process set SO_REUSEPORT.
+func NewSlots(binds []string, backlog int) (*Slots, error) {
+	s := &Slots{backlog: backlog}
+	for _, b := range binds {
+		if path, ok := strings.CutPrefix(b, "unix:"); ok {
+			l, err := listenUnix(path, backlog)
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			s.order = append(s.order, -1-len(s.unix))
+			s.unix = append(s.unix, l)
+			s.addrs = append(s.addrs, l.Addr())
+			continue
+		}
+		addr, err := resolveTCP(b)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.order = append(s.order, len(s.tcp))
+		s.tcp = append(s.tcp, addr)
+		s.binds = append(s.binds, b)
+		s.addrs = append(s.addrs, addr)
+	}
+	return s, nil
+}
+
+// Open opens the sockets of one more slot, in the order of the binds. The
+// first call also fixes the port of binds that asked for port 0, and
+// fails if a TCP address is in use.
+func (s *Slots) Open() ([]*os.File, error) {
+	var files []*os.File
+	fail := func(err error) ([]*os.File, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, err
+	}
+	for _, i := range s.order {
+		if i < 0 {
+			f, err := s.unix[-1-i].(*net.UnixListener).File()
+			if err != nil {
+				return fail(err)
+			}
+			files = append(files, f)
+			continue
+		}
+		addr := s.tcp[i]
+		if s.slots == 0 && addr.Port != 0 {
+			// A plain bind first: it fails if anyone listens there, even
+			// with SO_REUSEPORT.
+			probe, err := tcpSocket(addr, 1, false)
+			if err != nil {
+				return fail(fmt.Errorf("server: cannot listen on %s: %w", s.binds[i], err))
+			}
+			probe.Close()
+		}
+		f, err := tcpSocket(addr, s.backlog, true)
+		if err != nil {
+			return fail(fmt.Errorf("server: cannot listen on %s: %w", s.binds[i], err))
+		}
+		if addr.Port == 0 {
+			// The later slots join the port the first one got.
+			sa, err := syscall.Getsockname(int(f.Fd()))
+			if err != nil {
+				f.Close()
+				return fail(os.NewSyscallError("getsockname", err))
+			}
+			switch sa := sa.(type) {
+			case *syscall.SockaddrInet4:
+				addr.Port = sa.Port
+			case *syscall.SockaddrInet6:
+				addr.Port = sa.Port
+			}
+		}
+		files = append(files, f)
+	}
+	s.slots++
+	return files, nil
+}
+
+// Addrs are the addresses listened on, in the order of the binds.
+func (s *Slots) Addrs() []net.Addr { return s.addrs }
+
+// Close closes the unix sockets (removing their files). The slots' files
+// are the caller's to close.
+func (s *Slots) Close() {
+	for _, l := range s.unix {
+		l.Close()
+	}
 }
