@@ -10,17 +10,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pogoserver/pogo/internal/accesslog"
 	"github.com/pogoserver/pogo/internal/config"
 	"github.com/pogoserver/pogo/internal/cpython"
 	"github.com/pogoserver/pogo/internal/logging"
 	"github.com/pogoserver/pogo/internal/server"
+	"github.com/pogoserver/pogo/internal/supervisor"
 	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
@@ -36,7 +39,9 @@ const (
 )
 
 // Run runs pogo with args (without the program name) until ctx is done or
-// a SIGTERM/SIGINT arrives, and returns the exit code.
+// a SIGTERM, SIGINT or SIGQUIT arrives, and returns the exit code. With
+// --workers it is the master, and the workers are this program run again
+// with the same args.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parse(args)
 	switch {
@@ -50,7 +55,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
 		return exitUsage
 	}
-	code, err := run(ctx, &cfg, stdout, stderr)
+	code, err := run(ctx, args, &cfg, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
 		var pe *cpython.Error
@@ -61,7 +66,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int, error) {
+func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr io.Writer) (int, error) {
 	level, err := logging.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return exitUsage, err
@@ -76,39 +81,62 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 	}
 	log := slog.New(logging.NewHandler(errw, level))
 
-	access, err := openAccessLog(cfg, stdout)
+	worker, err := supervisor.Inherited()
 	if err != nil {
-		return exitUsage, err
+		return exitError, err
 	}
-	if access != nil {
-		defer access.Close()
-	}
-
 	for _, kv := range cfg.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return exitError, err
 	}
 	if cfg.Chdir != "" {
 		if err := os.Chdir(cfg.Chdir); err != nil {
 			return exitError, fmt.Errorf("--chdir: %w", err)
 		}
 	}
+	if worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0) {
+		return runMaster(ctx, args, wd, cfg, log, errw, stdout, stderr)
+	}
+	return serve(ctx, cfg, worker, log, errw, stdout)
+}
+
+// serve runs the app in this process: on its own listeners, or as a
+// worker on the master's.
+func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
+	var reopen []func() error
+	if f, ok := errw.(*logging.File); ok {
+		reopen = append(reopen, f.Reopen)
+	}
+	access, accessFile, err := openAccessLog(cfg, stdout)
+	if err != nil {
+		return exitUsage, err
+	}
+	if access != nil {
+		defer access.Close()
+	}
+	if accessFile != nil {
+		defer accessFile.Close()
+		reopen = append(reopen, accessFile.Reopen)
+	}
+
 	program, err := cpython.ProgramFor(cfg.Venv)
 	if err != nil {
 		return exitError, err
 	}
-	var tlsConfig *tls.Config
-	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return exitError, fmt.Errorf("loading TLS certificate: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	tlsConfig, err := loadTLS(cfg)
+	if err != nil {
+		return exitError, err
 	}
 
 	// Bind before importing the app, so a port in use fails fast.
-	ls, err := server.Listen(cfg.Binds, cfg.Backlog)
-	if err != nil {
+	var ls []net.Listener
+	if worker != nil {
+		ls = worker.Listeners
+	} else if ls, err = server.Listen(cfg.Binds, cfg.Backlog); err != nil {
 		return exitError, err
 	}
 	defer func() {
@@ -165,20 +193,84 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 		LimitRequestBody:      cfg.LimitRequestBody,
 	})
 
-	// Catch signals before the banner says we are up.
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	log.Info(banner(ls, tlsConfig != nil, threads))
+	// Catch signals before the banner says we are up. TERM stops
+	// gracefully, INT and QUIT at once; a worker leaves HUP, TTIN and
+	// TTOU to its master, which may share its process group.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	if worker != nil {
+		signal.Ignore(syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ls) }()
-	select {
-	case err = <-serveErr:
-	case <-ctx.Done():
-		log.Info("Shutting down: waiting for in-flight requests", "graceful_timeout", cfg.GracefulTimeout.String())
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.GracefulTimeout)
+	var gone <-chan struct{}
+	var tick <-chan time.Time
+	retireAt := uint64(0)
+	if worker != nil {
+		log.Info(fmt.Sprintf("Worker %d ready: Python %s, %d threads", worker.ID, cpython.Version(), threads))
+		worker.Ready()
+		gone = worker.Gone()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+		if cfg.MaxRequests > 0 {
+			retireAt = uint64(cfg.MaxRequests + rand.IntN(cfg.MaxRequestsJitter+1))
+		}
+	} else {
+		log.Info(banner(ls, tlsConfig != nil, threads))
+	}
+
+	fast := false
+	for n := 0; ; n++ {
+		select {
+		case err = <-serveErr:
+		case <-ctx.Done():
+		case <-gone:
+			log.Warn("The master has gone away: stopping")
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGUSR1:
+				for _, f := range reopen {
+					if err := f(); err != nil {
+						log.Error("Cannot reopen a log file", "err", err)
+					}
+				}
+				continue
+			case syscall.SIGINT, syscall.SIGQUIT:
+				fast = true
+			}
+		case <-tick:
+			served := gw.Requests()
+			if retireAt > 0 && served >= retireAt {
+				worker.Retire()
+				retireAt = 0
+			}
+			if n%10 == 0 {
+				worker.Report(served)
+			}
+			continue
+		}
+		break
+	}
+	if err == nil {
+		wait := cfg.GracefulTimeout
+		if fast {
+			wait = 0
+		} else {
+			log.Info("Shutting down: waiting for in-flight requests", "graceful_timeout", wait.String())
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), wait)
 		err = srv.Shutdown(sctx)
 		cancel()
 		<-serveErr
+		if worker != nil {
+			worker.Report(gw.Requests())
+		}
+		if fast {
+			// Requests still in Python are cut off with the process.
+			return exitOK, nil
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			// Requests still running in Python would block the thread
 			// pool and atexit: leave them to the process exit.
@@ -194,46 +286,143 @@ func run(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (int
 	return exitOK, nil
 }
 
-func banner(ls []net.Listener, https bool, threads int) string {
-	var addrs []string
-	for _, l := range ls {
-		a := l.Addr()
-		switch {
-		case a.Network() == "unix":
-			addrs = append(addrs, "unix:"+a.String())
-		case https:
-			addrs = append(addrs, "https://"+a.String())
-		default:
-			addrs = append(addrs, "http://"+a.String())
+func loadTLS(cfg *config.Config) (*tls.Config, error) {
+	if cfg.CertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}, nil
+}
+
+// runMaster binds the listeners and runs the workers under a supervisor.
+// The workers are this program with the same arguments, started in the
+// directory pogo was started in (wd).
+func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return exitError, err
+	}
+	// A worker would fail on these too, once per restart: fail here, once.
+	if _, err := cpython.ProgramFor(cfg.Venv); err != nil {
+		return exitError, err
+	}
+	if _, err := loadTLS(cfg); err != nil {
+		return exitError, err
+	}
+	slots, err := server.NewSlots(cfg.Binds, cfg.Backlog)
+	if err != nil {
+		return exitError, err
+	}
+	defer slots.Close()
+	// The first slot's sockets now: a port in use fails here, and the
+	// banner shows the ports that binds with port 0 got.
+	first, err := slots.Open()
+	if err != nil {
+		return exitError, err
+	}
+	sockets := func() ([]*os.File, error) {
+		if f := first; f != nil {
+			first = nil
+			return f, nil
+		}
+		return slots.Open()
+	}
+	workers := max(cfg.Workers, 1)
+	log.Info(fmt.Sprintf("pogo %s master, listening on %s, %d workers, pid %d",
+		version, strings.Join(urls(slots.Addrs(), cfg.CertFile != ""), " "), workers, os.Getpid()))
+	var reopen func()
+	if f, ok := errw.(*logging.File); ok {
+		reopen = func() {
+			if err := f.Reopen(); err != nil {
+				log.Error("Cannot reopen the error log", "err", err)
+			}
 		}
 	}
+	err = supervisor.Run(ctx, supervisor.Options{
+		Workers:         workers,
+		Exe:             exe,
+		Args:            args,
+		Dir:             wd,
+		Sockets:         sockets,
+		Stdout:          stdout,
+		Stderr:          stderr,
+		GracefulTimeout: cfg.GracefulTimeout,
+		Log:             log,
+		Reopen:          reopen,
+	})
+	var be *supervisor.BootError
+	switch {
+	case errors.As(err, &be):
+		// The worker has said why on stderr.
+		return be.Code, nil
+	case err != nil:
+		return exitError, err
+	}
+	log.Info("Shutdown complete")
+	return exitOK, nil
+}
+
+func banner(ls []net.Listener, https bool, threads int) string {
 	exe := cpython.DefaultProgram
 	if exe == "" {
 		exe = "built-in prefix"
 	}
 	return fmt.Sprintf("pogo %s, Python %s (%s), listening on %s, %d threads, pid %d",
-		version, cpython.Version(), exe, strings.Join(addrs, " "), threads, os.Getpid())
+		version, cpython.Version(), exe, strings.Join(urls(listenerAddrs(ls), https), " "), threads, os.Getpid())
 }
 
-func openAccessLog(cfg *config.Config, stdout io.Writer) (*accesslog.Logger, error) {
+func listenerAddrs(ls []net.Listener) []net.Addr {
+	var out []net.Addr
+	for _, l := range ls {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// urls gives listening addresses as URLs.
+func urls(addrs []net.Addr, https bool) []string {
+	var out []string
+	for _, a := range addrs {
+		switch {
+		case a.Network() == "unix":
+			out = append(out, "unix:"+a.String())
+		case https:
+			out = append(out, "https://"+a.String())
+		default:
+			out = append(out, "http://"+a.String())
+		}
+	}
+	return out
+}
+
+// openAccessLog returns the access logger, and the file under it when it
+// writes to one.
+func openAccessLog(cfg *config.Config, stdout io.Writer) (*accesslog.Logger, *logging.File, error) {
 	if cfg.AccessLogFile == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	format := cfg.AccessLogFormat
 	if format == "" {
 		format = accesslog.DefaultFormat
 	}
 	var w io.Writer = stdout
+	var f *logging.File
 	if cfg.AccessLogFile != "-" {
-		f, err := os.OpenFile(cfg.AccessLogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("--access-logfile: %w", err)
+		var err error
+		if f, err = logging.OpenFile(cfg.AccessLogFile); err != nil {
+			return nil, nil, fmt.Errorf("--access-logfile: %w", err)
 		}
 		w = f
 	}
 	l, err := accesslog.New(w, format)
 	if err != nil {
-		return nil, fmt.Errorf("--access-logformat: %w", err)
+		if f != nil {
+			f.Close()
+		}
+		return nil, nil, fmt.Errorf("--access-logformat: %w", err)
 	}
-	return l, nil
+	return l, f, nil
 }

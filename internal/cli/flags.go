@@ -50,6 +50,19 @@ func strFlag(dst func(*config.Config) *string) func(*config.Config, string) erro
 var flags = []flag{
 	{[]string{"-b", "--bind"}, "ADDRESS", "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH (repeatable; default 127.0.0.1:8000)",
 		func(c *config.Config, v string) error { c.Binds = append(c.Binds, v); return nil }},
+	{[]string{"-w", "--workers"}, "N", "worker processes under a supervising master (default: none, this process serves)",
+		func(c *config.Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a number of workers (1 or more)", v)
+			}
+			c.Workers = n
+			return nil
+		}},
+	{[]string{"--max-requests"}, "N", "restart a worker after this many requests, 0 for never (default 0)",
+		intFlag(func(c *config.Config) *int { return &c.MaxRequests })},
+	{[]string{"--max-requests-jitter"}, "N", "add up to N to --max-requests per worker, so they do not restart together",
+		intFlag(func(c *config.Config) *int { return &c.MaxRequestsJitter })},
 	{[]string{"--threads"}, "N", fmt.Sprintf("Python threads: requests running the app at once (default %d)", config.DefaultThreads),
 		intFlag(func(c *config.Config) *int { return &c.Threads })},
 	{[]string{"--queue-size"}, "N", "requests waiting for a thread before clients get 503 (default 64 per thread)",

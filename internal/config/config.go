@@ -17,6 +17,13 @@ type Config struct {
 	// Binds are the addresses to listen on: HOST:PORT, [::1]:PORT, :PORT,
 	// HOST (port 8000) or unix:PATH. If empty, 127.0.0.1:8000 is used.
 	Binds []string
+	// Workers is the number of worker processes, each with its own
+	// interpreter, under a master that supervises them. Zero means no
+	// master: this process serves (one worker with MaxRequests set).
+	Workers int
+	// MaxRequests recycles a worker after about this many requests, plus
+	// up to MaxRequestsJitter more (chosen per worker). Zero: never.
+	MaxRequests, MaxRequestsJitter int
 	// Threads is the number of Python threads. If zero, DefaultThreads.
 	Threads int
 	// QueueSize bounds the requests waiting for a Python thread; beyond it
@@ -102,6 +109,12 @@ func (c *Config) Validate() error {
 	switch {
 	case c.App == "":
 		return errors.New("no application given: want MODULE:CALLABLE")
+	case c.Workers < 0:
+		return fmt.Errorf("--workers must be >= 1, got %d", c.Workers)
+	case c.MaxRequests < 0:
+		return fmt.Errorf("--max-requests must be >= 0, got %d", c.MaxRequests)
+	case c.MaxRequestsJitter < 0:
+		return fmt.Errorf("--max-requests-jitter must be >= 0, got %d", c.MaxRequestsJitter)
 	case c.Threads < 0:
 		return fmt.Errorf("--threads must be >= 1, got %d", c.Threads)
 	case c.QueueSize < 0:

@@ -362,9 +362,6 @@ func (c *conn) serve() {
 		// Wait for the next request: idle (keep-alive) timeout, then the
 		// header timeout once it has started.
 		c.idle.Store(true)
-		if c.closing() && !first {
-			return // the last response said "Connection: close"
-		}
 		if c.br.Buffered() == 0 { // else a pipelined request is already here
 			wait := c.s.IdleTimeout
 			if first {

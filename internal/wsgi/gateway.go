@@ -47,6 +47,7 @@ type Gateway struct {
 	log     *slog.Logger
 	slots   chan *cpython.Thread // free call slots: the semaphore of size Threads
 	waiting atomic.Int64         // requests waiting for a slot
+	served  atomic.Uint64        // requests that reached Serve
 }
 
 // New starts the Python threads for app. The interpreter must be started.
@@ -79,6 +80,9 @@ func (g *Gateway) Close() {
 	}
 }
 
+// Requests returns how many requests Serve has been given.
+func (g *Gateway) Requests() uint64 { return g.served.Load() }
+
 // call is one request in flight, owned by its connection goroutine.
 type call struct {
 	req   *Request
@@ -101,6 +105,7 @@ var calls = sync.Pool{New: func() any { return new(call) }}
 // reused; ErrAborted or ErrClientGone when it must be closed; or an
 // *HTTPError the transport should answer (bad body, queue full).
 func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
+	g.served.Add(1)
 	c := calls.Get().(*call)
 	defer func() {
 		c.req, c.w, c.res, c.readErr, c.werr, c.sent = nil, nil, cpython.Result{}, nil, nil, false

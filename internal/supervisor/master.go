@@ -1,0 +1,450 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Options configures a master.
+type Options struct {
+	// Workers is how many workers to run; at least 1.
+	Workers int
+	// Exe and Args are the command a worker runs (Args without the
+	// program name); Env is added to the master's environment for it.
+	Exe  string
+	Args []string
+	Env  []string
+	// Dir is the workers' working directory; "" = the master's.
+	Dir string
+	// Sockets opens the listening sockets of one more worker slot: a slot
+	// is a place for one worker, whose replacements inherit the same
+	// sockets. The master keeps them open while the slot exists, so no
+	// connection waiting in them is lost when a worker dies or is
+	// replaced, and closes them when the slot goes away (TTOU, exit).
+	Sockets func() ([]*os.File, error)
+	// Stdout and Stderr are the workers'. If nil, os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+	// GracefulTimeout is how long a stopping worker gets to finish its
+	// requests before it is killed (it enforces this itself; the master
+	// kills it a second later). If zero, 30s.
+	GracefulTimeout time.Duration
+	// Log receives the master's messages. If nil, slog.Default().
+	Log *slog.Logger
+	// Reopen, if set, is called on SIGUSR1 to reopen the master's logs.
+	Reopen func()
+}
+
+// BootError is returned by Run when the first worker could not start:
+// Code is its exit code (4 when the app cannot be imported), or 128 plus
+// the signal that killed it.
+type BootError struct {
+	Code int
+	Err  error
+}
+
+func (e *BootError) Error() string { return e.Err.Error() }
+
+// Timing of the master's decisions.
+const (
+	tick           = 100 * time.Millisecond // how often deadlines are checked
+	fastStopWait   = 2 * time.Second        // after INT/QUIT, before SIGKILL
+	killMargin     = time.Second            // after the graceful timeout, before SIGKILL
+	maxBootBackoff = 30 * time.Second
+)
+
+type state int
+
+const (
+	booting  state = iota // started, not yet ready
+	ready                 // serving
+	stopping              // signalled to stop
+)
+
+// worker is the master's view of one worker process.
+type worker struct {
+	id       int
+	slot     int // index into master.slots
+	cmd      *exec.Cmd
+	link     net.Conn
+	state    state
+	retire   bool      // to be replaced once a new worker is ready
+	killAt   time.Time // when stopping: SIGKILL after this
+	requests uint64    // last reported
+}
+
+func (w *worker) String() string { return fmt.Sprintf("worker %d (pid %d)", w.id, w.cmd.Process.Pid) }
+
+// event is something a worker did, sent to the master's loop.
+type event struct {
+	w   *worker
+	msg message // when exit is false
+	// exit is set when the process has ended: err is cmd.Wait's.
+	exit bool
+	err  error
+}
+
+type master struct {
+	opts      Options
+	log       *slog.Logger
+	n         int          // workers wanted
+	slots     [][]*os.File // sockets per slot; len(slots) >= n
+	seq       int          // last worker id
+	workers   map[*worker]struct{}
+	events    chan event
+	everReady bool
+	backoff   time.Duration // before the next start after a boot failure
+	nextStart time.Time
+	stopping  bool
+	bootErr   *BootError
+}
+
+// Run starts the workers and supervises them until a TERM, INT or QUIT
+// arrives or ctx is done (a graceful stop), and every worker has exited.
+func Run(ctx context.Context, opts Options) error {
+	m := &master{
+		opts:    opts,
+		log:     opts.Log,
+		n:       max(opts.Workers, 1),
+		workers: map[*worker]struct{}{},
+		events:  make(chan event),
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	defer m.closeSlots(0)
+	if err := m.openSlots(); err != nil {
+		return err
+	}
+	if m.opts.GracefulTimeout <= 0 {
+		m.opts.GracefulTimeout = 30 * time.Second
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
+		syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
+	defer signal.Stop(sigs)
+
+	m.reconcile()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	done := ctx.Done()
+	for !m.stopping || len(m.workers) > 0 {
+		select {
+		case sig := <-sigs:
+			m.signal(sig.(syscall.Signal))
+		case <-done:
+			done = nil
+			m.log.Info("Shutting down: stopping workers gracefully", "graceful_timeout", m.opts.GracefulTimeout.String())
+			m.stop(syscall.SIGTERM)
+		case ev := <-m.events:
+			m.event(ev)
+		case <-t.C:
+			m.deadlines()
+		}
+		m.reconcile()
+	}
+	if m.bootErr != nil {
+		return m.bootErr
+	}
+	return nil
+}
+
+func (m *master) signal(sig syscall.Signal) {
+	switch sig {
+	case syscall.SIGTERM:
+		if !m.stopping {
+			m.log.Info("Shutting down: stopping workers gracefully", "graceful_timeout", m.opts.GracefulTimeout.String())
+			m.stop(syscall.SIGTERM)
+		}
+	case syscall.SIGINT, syscall.SIGQUIT:
+		m.log.Info("Shutting down: stopping workers now", "signal", sig.String())
+		m.stop(syscall.SIGQUIT)
+	case syscall.SIGHUP:
+		if m.stopping {
+			return
+		}
+		m.log.Info("Reloading: replacing workers one by one")
+		for w := range m.workers {
+			w.retire = true
+		}
+		m.nextStart = time.Time{}
+	case syscall.SIGUSR1:
+		m.log.Info("Reopening log files")
+		if m.opts.Reopen != nil {
+			m.opts.Reopen()
+		}
+		for w := range m.workers {
+			w.cmd.Process.Signal(syscall.SIGUSR1)
+		}
+	case syscall.SIGTTIN:
+		if !m.stopping {
+			m.n++
+			if err := m.openSlots(); err != nil {
+				m.n--
+				m.log.Error("Cannot add a worker", "err", err)
+				return
+			}
+			m.log.Info("One more worker", "workers", m.n)
+		}
+	case syscall.SIGTTOU:
+		if m.stopping {
+			return
+		}
+		if m.n <= 1 {
+			m.log.Warn("Not removing the last worker")
+			return
+		}
+		m.n--
+		m.log.Info("One fewer worker", "workers", m.n)
+		// The last slot goes: reconcile stops its workers. Its sockets
+		// close now, so that the kernel sends new connections to the
+		// other slots; those already queued in it are lost when its
+		// worker closes its copy (unless net.ipv4.tcp_migrate_req is set).
+		m.closeSlots(m.n)
+	}
+}
+
+// stop signals every worker with sig (SIGTERM: graceful, SIGQUIT: fast)
+// and starts no more.
+func (m *master) stop(sig syscall.Signal) {
+	m.stopping = true
+	// The listeners close first: once the workers close their copies,
+	// new connections are refused instead of queueing for no one.
+	m.closeSlots(0)
+	wait := m.opts.GracefulTimeout + killMargin
+	if sig != syscall.SIGTERM {
+		wait = fastStopWait
+	}
+	for w := range m.workers {
+		m.halt(w, sig, wait)
+	}
+}
+
+// halt signals w to stop and sets its kill deadline; a fast stop may
+// shorten a graceful one.
+func (m *master) halt(w *worker, sig syscall.Signal, wait time.Duration) {
+	killAt := time.Now().Add(wait)
+	if w.state == stopping && !killAt.Before(w.killAt) {
+		return
+	}
+	w.state = stopping
+	w.killAt = killAt
+	w.cmd.Process.Signal(sig)
+}
+
+func (m *master) event(ev event) {
+	w := ev.w
+	if !ev.exit {
+		switch ev.msg.kind {
+		case "ready":
+			if w.state == booting {
+				w.state = ready
+				m.everReady = true
+				m.backoff = 0
+			}
+		case "retire":
+			if !w.retire {
+				m.log.Info(w.String()+" asks to be replaced", "requests", w.requests)
+				w.retire = true
+			}
+		case "stats":
+			w.requests = ev.msg.requests
+		}
+		return
+	}
+	delete(m.workers, w)
+	how := exitReason(ev.err)
+	switch {
+	case w.state == stopping:
+		m.log.Info(w.String()+" stopped", "requests", w.requests, "exit", how)
+	case w.state == booting && !m.everReady:
+		// The first workers cannot start: the app or the config is broken.
+		code := 1
+		var ee *exec.ExitError
+		if errors.As(ev.err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			} else if ee.ExitCode() > 0 {
+				code = ee.ExitCode()
+			}
+		}
+		if m.bootErr == nil {
+			m.bootErr = &BootError{Code: code, Err: fmt.Errorf("%s failed to boot: %s", w, how)}
+			m.stop(syscall.SIGTERM)
+		}
+	case w.state == booting:
+		m.backoff = min(max(2*m.backoff, time.Second), maxBootBackoff)
+		m.nextStart = time.Now().Add(m.backoff)
+		m.log.Error(w.String()+" failed to boot; the running workers keep serving", "exit", how, "retry_in", m.backoff.String())
+	default:
+		m.log.Error(w.String()+" died", "exit", how, "requests", w.requests)
+	}
+}
+
+// exitReason says how a process ended, from cmd.Wait's error.
+func exitReason(err error) string {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		if err != nil {
+			return err.Error()
+		}
+		return "exit code 0"
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		s := "killed by signal " + ws.Signal().String()
+		if ws.CoreDump() {
+			s += " (core dumped)"
+		}
+		return s
+	}
+	return fmt.Sprintf("exit code %d", ee.ExitCode())
+}
+
+// deadlines kills workers that overran their stop deadline.
+func (m *master) deadlines() {
+	now := time.Now()
+	for w := range m.workers {
+		if w.state == stopping && now.After(w.killAt) {
+			m.log.Warn(w.String()+" did not stop in time; killing it", "requests", w.requests)
+			w.cmd.Process.Kill()
+			w.killAt = now.Add(time.Hour) // once
+		}
+	}
+}
+
+// reconcile brings the workers to what is wanted: in each of the m.n
+// slots one worker serving, not marked to retire, and none in the slots
+// beyond. A retiring worker is stopped once the new worker in its slot is
+// ready, so capacity never drops, and replacements start one at a time.
+// Otherwise missing workers start at once, except the very first, which
+// starts alone so that an app that cannot load says so once.
+func (m *master) reconcile() {
+	if m.stopping {
+		return
+	}
+	current := make([]*worker, m.n)
+	var retiring []*worker
+	starting := 0
+	for w := range m.workers {
+		switch {
+		case w.state == stopping:
+		case w.slot >= m.n:
+			m.halt(w, syscall.SIGTERM, m.opts.GracefulTimeout+killMargin)
+		case w.retire:
+			retiring = append(retiring, w)
+		default:
+			current[w.slot] = w
+			if w.state == booting {
+				starting++
+			}
+		}
+	}
+	for _, w := range retiring {
+		if c := current[w.slot]; c != nil && c.state == ready {
+			m.halt(w, syscall.SIGTERM, m.opts.GracefulTimeout+killMargin)
+		}
+	}
+	if time.Now().Before(m.nextStart) {
+		return
+	}
+	for slot, w := range current {
+		if w != nil {
+			continue
+		}
+		if (len(retiring) > 0 || !m.everReady) && starting > 0 {
+			return
+		}
+		if err := m.start(slot); err != nil {
+			m.backoff = min(max(2*m.backoff, time.Second), maxBootBackoff)
+			m.nextStart = time.Now().Add(m.backoff)
+			m.log.Error("cannot start a worker", "err", err, "retry_in", m.backoff.String())
+			return
+		}
+		starting++
+	}
+}
+
+// openSlots opens sockets for the slots up to m.n.
+func (m *master) openSlots() error {
+	for len(m.slots) < m.n {
+		files, err := m.opts.Sockets()
+		if err != nil {
+			return err
+		}
+		m.slots = append(m.slots, files)
+	}
+	return nil
+}
+
+// closeSlots closes the sockets of the slots from i on.
+func (m *master) closeSlots(i int) {
+	for _, files := range m.slots[i:] {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	m.slots = m.slots[:i]
+}
+
+// start starts one worker in slot.
+func (m *master) start(slot int) error {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socketpair", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "link"), os.NewFile(uintptr(fds[1]), "link")
+	defer theirs.Close()
+	link, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return err
+	}
+	m.seq++
+	w := &worker{id: m.seq, slot: slot, link: link}
+	files := m.slots[slot]
+	cmd := exec.Command(m.opts.Exe, m.opts.Args...)
+	cmd.Env = append(append(os.Environ(), m.opts.Env...), fmt.Sprintf("%s=%d:%d", EnvWorker, w.id, len(files)))
+	cmd.Dir = m.opts.Dir
+	cmd.Stdout, cmd.Stderr = orFile(m.opts.Stdout, os.Stdout), orFile(m.opts.Stderr, os.Stderr)
+	cmd.ExtraFiles = append([]*os.File{theirs}, files...)
+	if err := cmd.Start(); err != nil {
+		link.Close()
+		return err
+	}
+	w.cmd = cmd
+	m.workers[w] = struct{}{}
+	m.log.Debug("Started " + w.String())
+	go m.watch(w)
+	return nil
+}
+
+// watch relays w's messages, then its exit, to the master's loop.
+func (m *master) watch(w *worker) {
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		readMessages(w.link, func(msg message) { m.events <- event{w: w, msg: msg} })
+	}()
+	err := w.cmd.Wait()
+	// What the worker said last is read to the end, unless a child of the
+	// worker holds its end of the link open.
+	w.link.SetReadDeadline(time.Now().Add(time.Second))
+	<-read
+	w.link.Close()
+	m.events <- event{w: w, exit: true, err: err}
+}
+
+func orFile(w io.Writer, f *os.File) io.Writer {
+	if w == nil {
+		return f
+	}
+	return w
+}
