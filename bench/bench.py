@@ -153,21 +153,17 @@ class Server:
 class Pogo(Server):
     key, name, exe = "pogo", "pogo", POGO
 
-    def workers(self, table):
-        return 1
-
-    def label(self, table):
-        if table == TWO_CORE:
-            return "pogo (1 process: --workers not implemented yet)"
-        return self.name
-
     def cmd(self, table, module, port):
-        return [POGO, "-b", "%s:%d" % (HOST, port), "--threads", str(THREADS), "--chdir", APPS, "--venv", VENV, module]
+        c = [POGO, "-b", "%s:%d" % (HOST, port), "--threads", str(THREADS), "--chdir", APPS, "--venv", VENV]
+        if self.workers(table) > 1:
+            c += ["-w", str(self.workers(table))]
+        return c + [module]
 
     def settings(self):
         return (
             "--threads 8 (its default: the docs' best CPU-bound figure with a good p99, 8 slow requests in flight); "
-            "queue 64 per thread, keep-alive 2 s, no access log (defaults); --venv for the bench's packages"
+            "queue 64 per thread, keep-alive 2 s, no access log (defaults); --venv for the bench's packages; "
+            "per core one process (no master), two-core -w 2 (a master and 2 workers on SO_REUSEPORT sockets)"
         )
 
     def missing(self):
