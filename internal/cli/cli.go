@@ -14,7 +14,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/pogoserver/pogo/internal/config"
 	"github.com/pogoserver/pogo/internal/cpython"
 	"github.com/pogoserver/pogo/internal/logging"
+	"github.com/pogoserver/pogo/internal/metrics"
 	"github.com/pogoserver/pogo/internal/server"
 	"github.com/pogoserver/pogo/internal/supervisor"
 	"github.com/pogoserver/pogo/internal/wsgi"
@@ -85,6 +89,13 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 	if err != nil {
 		return exitError, err
 	}
+	if cfg.Umask >= 0 {
+		syscall.Umask(cfg.Umask)
+	}
+	// Sockets from systemd's socket activation are for this process only.
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_FDNAMES")
 	for _, kv := range cfg.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
@@ -98,7 +109,7 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 			return exitError, fmt.Errorf("--chdir: %w", err)
 		}
 	}
-	if worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0) {
+	if worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.Timeout > 0 || cfg.Reload) {
 		return runMaster(ctx, args, wd, cfg, log, errw, stdout, stderr)
 	}
 	return serve(ctx, cfg, worker, log, errw, stdout)
@@ -139,6 +150,13 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 	} else if ls, err = server.Listen(cfg.Binds, cfg.Backlog); err != nil {
 		return exitError, err
 	}
+	if worker == nil && cfg.PidFile != "" {
+		remove, err := writePidFile(cfg.PidFile)
+		if err != nil {
+			return exitError, err
+		}
+		defer remove()
+	}
 	defer func() {
 		for _, l := range ls {
 			l.Close()
@@ -160,7 +178,7 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		if err = t.AddPaths(append(cfg.PythonPath, cwd)); err != nil {
 			return
 		}
-		app, err = t.Load(cfg.App, false)
+		app, err = t.Load(cfg.App, worker != nil)
 	})
 	if err != nil {
 		return exitAppLoad, fmt.Errorf("cannot load app %q: %w", cfg.App, err)
@@ -170,19 +188,54 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 	if threads == 0 {
 		threads = config.DefaultThreads
 	}
-	gw, err := wsgi.New(app, wsgi.Options{
+	gwOpts := wsgi.Options{
 		Threads:   threads,
 		QueueSize: cfg.QueueSize,
 		Software:  "pogo/" + version,
 		Log:       log,
-	})
+		Timeout:   cfg.Timeout,
+		Traceback: func(ident uint64) (tb string, err error) {
+			main.Do(func(t *cpython.Thread) { tb, err = t.Traceback(ident) })
+			return tb, err
+		},
+	}
+	if worker != nil {
+		gwOpts.OnTimeout = func() {
+			log.Warn(fmt.Sprintf("Worker %d asks to be replaced: a request timed out and its thread runs on", worker.ID))
+			worker.Retire()
+		}
+	}
+	gw, err := wsgi.New(app, gwOpts)
 	if err != nil {
 		return exitError, err
+	}
+	// Workers always count: the master logs and sums their figures.
+	var rec *metrics.Recorder
+	if worker != nil || cfg.MetricsBind != "" {
+		rec = new(metrics.Recorder)
+	}
+	snapshot := func() metrics.Snapshot {
+		s := rec.Snapshot()
+		busy, queued, threads := gw.Load()
+		s.Busy, s.Queued, s.Threads = int64(busy), int64(queued), int64(threads)
+		return s
+	}
+	var ready atomic.Bool
+	if worker == nil && cfg.MetricsBind != "" {
+		stop, err := serveMetrics(cfg.MetricsBind, func() (metrics.Snapshot, *metrics.Workers, bool) {
+			return snapshot(), nil, ready.Load()
+		}, log)
+		if err != nil {
+			return exitError, err
+		}
+		defer stop()
 	}
 	srv := server.New(server.Options{
 		Gateway:               gw,
 		Log:                   log,
 		Access:                access,
+		Metrics:               rec,
+		GatewayTimeouts:       cfg.Timeout > 0,
 		TLS:                   tlsConfig,
 		KeepAlive:             cfg.KeepAlive,
 		HeaderTimeout:         cfg.HeaderTimeout,
@@ -220,6 +273,7 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 	} else {
 		log.Info(banner(ls, tlsConfig != nil, threads))
 	}
+	ready.Store(true)
 
 	fast := false
 	for n := 0; ; n++ {
@@ -247,12 +301,13 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 				retireAt = 0
 			}
 			if n%10 == 0 {
-				worker.Report(served)
+				worker.Report(ptr(snapshot()))
 			}
 			continue
 		}
 		break
 	}
+	ready.Store(false)
 	if err == nil {
 		wait := cfg.GracefulTimeout
 		if fast {
@@ -265,7 +320,7 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		cancel()
 		<-serveErr
 		if worker != nil {
-			worker.Report(gw.Requests())
+			worker.Report(ptr(snapshot()))
 		}
 		if fast {
 			// Requests still in Python are cut off with the process.
@@ -277,13 +332,47 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 			return exitError, fmt.Errorf("requests still running after --graceful-timeout %v; exiting", cfg.GracefulTimeout)
 		}
 	}
-	gw.Close()
+	if !gw.Close() {
+		// A timed-out request's thread may hold the GIL for good.
+		log.Warn(fmt.Sprintf("%d timed-out requests still running: exiting without atexit", gw.Stuck()))
+		return exitOK, nil
+	}
 	main.Do(func(t *cpython.Thread) { t.Finalize() })
 	if err != nil {
 		return exitError, err
 	}
 	log.Info("Shutdown complete")
 	return exitOK, nil
+}
+
+// reloadDirs are where --reload looks for .py files: the app's working
+// directory and --pythonpath.
+func reloadDirs(cfg *config.Config) []string {
+	if !cfg.Reload {
+		return nil
+	}
+	wd, _ := os.Getwd()
+	dirs := []string{wd}
+	for _, d := range cfg.PythonPath {
+		if a, err := filepath.Abs(d); err == nil {
+			dirs = append(dirs, a)
+		}
+	}
+	return dirs
+}
+
+// writePidFile writes this process's pid to path and returns a function
+// that removes the file if it still holds that pid.
+func writePidFile(path string) (func(), error) {
+	pid := strconv.Itoa(os.Getpid()) + "\n"
+	if err := os.WriteFile(path, []byte(pid), 0o644); err != nil {
+		return nil, fmt.Errorf("--pid: %w", err)
+	}
+	return func() {
+		if b, err := os.ReadFile(path); err == nil && string(b) == pid {
+			os.Remove(path)
+		}
+	}, nil
 }
 
 func loadTLS(cfg *config.Config) (*tls.Config, error) {
@@ -330,6 +419,13 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 		}
 		return slots.Open()
 	}
+	if cfg.PidFile != "" {
+		remove, err := writePidFile(cfg.PidFile)
+		if err != nil {
+			return exitError, err
+		}
+		defer remove()
+	}
 	workers := max(cfg.Workers, 1)
 	log.Info(fmt.Sprintf("pogo %s master, listening on %s, %d workers, pid %d",
 		version, strings.Join(urls(slots.Addrs(), cfg.CertFile != ""), " "), workers, os.Getpid()))
@@ -341,7 +437,27 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 			}
 		}
 	}
+	type published struct {
+		s     metrics.Snapshot
+		w     metrics.Workers
+		ready bool
+	}
+	var latest atomic.Pointer[published]
+	latest.Store(&published{})
+	if cfg.MetricsBind != "" {
+		stop, err := serveMetrics(cfg.MetricsBind, func() (metrics.Snapshot, *metrics.Workers, bool) {
+			p := latest.Load()
+			return p.s, &p.w, p.ready
+		}, log)
+		if err != nil {
+			return exitError, err
+		}
+		defer stop()
+	}
 	err = supervisor.Run(ctx, supervisor.Options{
+		Publish: func(s metrics.Snapshot, w metrics.Workers, ready bool) {
+			latest.Store(&published{s, w, ready})
+		},
 		Workers:         workers,
 		Exe:             exe,
 		Args:            args,
@@ -352,6 +468,9 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 		GracefulTimeout: cfg.GracefulTimeout,
 		Log:             log,
 		Reopen:          reopen,
+		Reload:          cfg.Reload,
+		ReloadDirs:      reloadDirs(cfg),
+		ReloadFiles:     cfg.ReloadExtraFiles,
 	})
 	var be *supervisor.BootError
 	switch {
@@ -426,3 +545,5 @@ func openAccessLog(cfg *config.Config, stdout io.Writer) (*accesslog.Logger, *lo
 	}
 	return l, f, nil
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func strFlag(dst func(*config.Config) *string) func(*config.Config, string) erro
 }
 
 var flags = []flag{
-	{[]string{"-b", "--bind"}, "ADDRESS", "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH (repeatable; default 127.0.0.1:8000)",
+	{[]string{"-b", "--bind"}, "ADDRESS", "address to listen on: HOST:PORT, [::1]:PORT, unix:PATH, fd://N (repeatable; default 127.0.0.1:8000, or systemd's sockets)",
 		func(c *config.Config, v string) error { c.Binds = append(c.Binds, v); return nil }},
 	{[]string{"-w", "--workers"}, "N", "worker processes under a supervising master (default: none, this process serves)",
 		func(c *config.Config, v string) error {
@@ -63,6 +64,25 @@ var flags = []flag{
 		intFlag(func(c *config.Config) *int { return &c.MaxRequests })},
 	{[]string{"--max-requests-jitter"}, "N", "add up to N to --max-requests per worker, so they do not restart together",
 		intFlag(func(c *config.Config) *int { return &c.MaxRequestsJitter })},
+	{[]string{"--reload"}, "", "restart workers when a .py file under the app's directories changes (development)",
+		func(c *config.Config, _ string) error { c.Reload = true; return nil }},
+	{[]string{"--reload-extra-file"}, "FILE", "also restart workers when FILE changes (repeatable)",
+		func(c *config.Config, v string) error { c.ReloadExtraFiles = append(c.ReloadExtraFiles, v); return nil }},
+	{[]string{"--metrics-bind"}, "ADDRESS", "serve /metrics (Prometheus), /healthz and /readyz on ADDRESS",
+		strFlag(func(c *config.Config) *string { return &c.MetricsBind })},
+	{[]string{"-p", "--pid"}, "FILE", "write the server's pid (the master's) to FILE",
+		strFlag(func(c *config.Config) *string { return &c.PidFile })},
+	{[]string{"-m", "--umask"}, "MASK", "umask for files pogo creates, unix sockets included, e.g. 0o007",
+		func(c *config.Config, v string) error {
+			n, err := strconv.ParseInt(strings.Replace(v, "0o", "0", 1), 0, 32)
+			if err != nil || n < 0 || n > 0o777 {
+				return fmt.Errorf("%q is not a umask (0 to 0o777)", v)
+			}
+			c.Umask = int(n)
+			return nil
+		}},
+	{[]string{"-t", "--timeout"}, "SECONDS", "answer 504 for a request running longer, log its traceback and replace the worker (default 0: none)",
+		secondsFlag(func(c *config.Config) *time.Duration { return &c.Timeout })},
 	{[]string{"--threads"}, "N", fmt.Sprintf("Python threads: requests running the app at once (default %d)", config.DefaultThreads),
 		intFlag(func(c *config.Config) *int { return &c.Threads })},
 	{[]string{"--queue-size"}, "N", "requests waiting for a thread before clients get 503 (default 64 per thread)",
@@ -164,7 +184,11 @@ func parse(args []string) (config.Config, error) {
 		case f.names[0] == "-v":
 			return c, errVersion
 		}
-		if !hasVal {
+		if f.arg == "" {
+			if hasVal {
+				return c, fmt.Errorf("option %s takes no value", name)
+			}
+		} else if !hasVal {
 			if i+1 >= len(args) {
 				return c, fmt.Errorf("option %s needs a value (%s)", name, f.arg)
 			}
@@ -184,6 +208,9 @@ func parse(args []string) (config.Config, error) {
 		return c, fmt.Errorf("unexpected arguments after the app: %s", strings.Join(positional[1:], " "))
 	}
 	if len(c.Binds) == 0 {
+		c.Binds = activated()
+	}
+	if len(c.Binds) == 0 {
 		c.Binds = config.Defaults().Binds
 	}
 	return c, c.Validate()
@@ -199,4 +226,20 @@ func usage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-38s %s\n", names, f.help)
 	}
+}
+
+// activated returns the sockets systemd passed (socket activation:
+// LISTEN_PID is this process, LISTEN_FDS sockets from fd 3) as fd://N
+// binds, or nil.
+func activated() []string {
+	pid, err1 := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	n, err2 := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err1 != nil || err2 != nil || pid != os.Getpid() || n <= 0 {
+		return nil
+	}
+	var binds []string
+	for fd := 3; fd < 3+n; fd++ {
+		binds = append(binds, "fd://"+strconv.Itoa(fd))
+	}
+	return binds
 }

@@ -7,6 +7,8 @@ package cli_test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -297,5 +299,271 @@ func TestWorkersAppLoadError(t *testing.T) {
 	}
 	if n := strings.Count(r.stderr, "pogo: error: cannot load app"); n != 1 {
 		t.Errorf("%d error lines, want 1 (the first worker's):\n%s", n, r.stderr)
+	}
+}
+
+func TestTimeoutAnswers504AndReplacesTheWorker(t *testing.T) {
+	t.Parallel()
+	s := startWorkers(t, 2, pogo("-b", "127.0.0.1:0", "-w", "2", "--threads", "4", "--timeout", "2", "pid_app:app"))
+	url := s.url(t)
+	load := testutil.StartLoad(s.hostPort(t), "/", 8)
+
+	began := time.Now()
+	resp, err := client.Get(url + "/?sleep=60")
+	if err != nil {
+		t.Fatalf("stuck request: %v, want a 504", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(began)
+	if resp.StatusCode != 504 || string(body) != "504 Gateway Timeout\n" || !resp.Close {
+		t.Errorf("stuck request: %d %q (close %v), want 504 \"504 Gateway Timeout\" and Connection: close", resp.StatusCode, body, resp.Close)
+	}
+	if took < 2*time.Second || took > 5*time.Second {
+		t.Errorf("the 504 came after %v, want about 2s (--timeout 2)", took)
+	}
+
+	// The stuck thread's stack is logged, and its worker replaced while
+	// the other clients go on being served.
+	s.waitLog(t, "Request timed out after 2s (--timeout): GET /?sleep=60; answered 504", 1)
+	s.waitLog(t, "asks to be replaced", 1)
+	s.waitLog(t, ") stopped", 1)
+	s.waitLog(t, "] Worker ", 3)
+	r := load.Stop()
+	noFailures(t, r)
+	logs := s.stderr.String()
+	for _, want := range []string{"Stack of the thread running it", "pid_app.py", "time.sleep(float("} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not contain %q", want)
+		}
+	}
+	t.Logf("--timeout 2: 504 after %v; load: %d ok, %d failed", took.Round(time.Millisecond), r.OK, len(r.Failures))
+}
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(appsDir, "pid_app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appFile := filepath.Join(dir, "dev_app.py")
+	writeFile(t, appFile, string(src))
+	cmd := pogo("-b", "127.0.0.1:0", "--reload", "--chdir", dir, "dev_app:app")
+	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
+	s := startWorkers(t, 1, cmd)
+	fresh := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	version := func() string {
+		_, body := get(t, fresh, s.url(t)+"/")
+		v, _, _ := strings.Cut(body, " ")
+		return v
+	}
+	waitVersion := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for version() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("the app does not answer %s after an edit", want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if v := version(); v != "v1" {
+		t.Fatalf("version %q, want v1", v)
+	}
+	time.Sleep(1100 * time.Millisecond) // a later mtime, whatever the file system's granularity
+	writeFile(t, appFile, strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "v2"`, 1))
+	waitVersion("v2")
+	s.waitLog(t, "dev_app.py changed", 1)
+
+	// A broken edit: the new worker cannot boot, the running one serves on.
+	time.Sleep(1100 * time.Millisecond)
+	writeFile(t, appFile, "this is not python\n")
+	s.waitLog(t, "failed to boot; the running workers keep serving", 1)
+	if v := version(); v != "v2" {
+		t.Errorf("after a broken edit the app answers %q, want the running v2", v)
+	}
+	// Fixed again: served at the next reload.
+	time.Sleep(1100 * time.Millisecond)
+	writeFile(t, appFile, strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "v3"`, 1))
+	waitVersion("v3")
+}
+
+func TestPidFileAndUmask(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile, sock := filepath.Join(dir, "pogo.pid"), filepath.Join(dir, "pogo.sock")
+	for _, workers := range []string{"0", "2"} {
+		args := []string{"-b", "unix:" + sock, "-p", pidFile, "--umask", "0o077", "pid_app:app"}
+		if workers != "0" {
+			args = append([]string{"-w", workers}, args...)
+		}
+		s := start(t, pogo(args...))
+		b, err := os.ReadFile(pidFile)
+		if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(s.cmd.Process.Pid) {
+			t.Errorf("-w %s: pid file %q (%v), want %d", workers, b, err, s.cmd.Process.Pid)
+		}
+		fi, err := os.Stat(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o700 {
+			t.Errorf("-w %s: socket mode %v, want 0700 with --umask 0o077", workers, perm)
+		}
+		s.stop(t)
+		if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+			t.Errorf("-w %s: pid file left after exit (%v)", workers, err)
+		}
+	}
+}
+
+// TestInheritedSockets serves on a socket pogo did not open: fd://3, and
+// systemd socket activation (LISTEN_PID set to pogo's pid by a shell that
+// then execs it, as systemd does after fork).
+func TestInheritedSockets(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+	}{
+		{"fd bind", []string{"-b", "fd://3"}, ""},
+		{"fd bind, workers", []string{"-w", "2", "-b", "fd://3"}, ""},
+		{"systemd", nil, "LISTEN_FDS=1"},
+		{"systemd, workers", []string{"-w", "2"}, "LISTEN_FDS=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := l.(*net.TCPListener).File()
+			l.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			args := append(tc.args, "pid_app:app")
+			cmd := pogo(args...)
+			if tc.env != "" {
+				cmd.Args = append([]string{"sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`}, cmd.Args...)
+				cmd.Path = "/bin/sh"
+				cmd.Env = append(cmd.Env, tc.env)
+			}
+			cmd.ExtraFiles = []*os.File{f}
+			s := start(t, cmd)
+			addr := l.Addr().String()
+			if got := s.url(t); got != "http://"+addr {
+				t.Errorf("banner address %q, want http://%s", got, addr)
+			}
+			if code, body := get(t, client, "http://"+addr+"/"); code != 200 || !strings.HasPrefix(body, "v1 ") {
+				t.Errorf("GET on the inherited socket: %d %q", code, body)
+			}
+			s.stop(t)
+		})
+	}
+}
+
+// metricsURL is the metrics address from the log.
+func (s *server) metricsURL(t *testing.T) string {
+	t.Helper()
+	s.waitLog(t, "Metrics on ", 1)
+	m := regexp.MustCompile(`Metrics on (http://\S+)`).FindStringSubmatch(s.stderr.String())
+	return m[1]
+}
+
+// scrape fetches /metrics and returns its samples by name.
+func scrape(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	code, body := get(t, client, base+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(body, "\n") {
+		if name, v, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			f, _ := strconv.ParseFloat(v, 64)
+			out[name] = f
+		}
+	}
+	return out
+}
+
+// waitMetric waits until sample name reaches at least want.
+func waitMetric(t *testing.T, base, name string, want float64) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		m := scrape(t, base)
+		if m[name] >= want {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v, want >= %v", name, m[name], want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	for _, workers := range []int{0, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			args := []string{"-b", "127.0.0.1:0", "--threads", "3", "--metrics-bind", "127.0.0.1:0", "pid_app:app"}
+			if workers > 0 {
+				args = append([]string{"-w", strconv.Itoa(workers)}, args...)
+			}
+			s := startWorkers(t, max(workers, 0), pogo(args...))
+			base := s.metricsURL(t)
+			if code, body := get(t, client, base+"/healthz"); code != 200 || body != "ok\n" {
+				t.Errorf("/healthz: %d %q", code, body)
+			}
+			// Ready once a worker serves (at once without workers).
+			deadline := time.Now().Add(timeout)
+			for code, _ := get(t, client, base+"/readyz"); code != 200; code, _ = get(t, client, base+"/readyz") {
+				if time.Now().After(deadline) {
+					t.Fatalf("/readyz: %d, want 200 once serving", code)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			url := s.url(t)
+			fresh := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+			for range 40 {
+				get(t, fresh, url+"/")
+			}
+			m := waitMetric(t, base, `pogo_requests_total{class="2xx"}`, 40)
+			if m[`pogo_request_duration_seconds_count`] < 40 || m[`pogo_request_duration_seconds_bucket{le="+Inf"}`] < 40 {
+				t.Errorf("histogram count %v, want >= 40", m[`pogo_request_duration_seconds_count`])
+			}
+			if want := float64(3 * max(workers, 1)); m["pogo_python_threads"] != want {
+				t.Errorf("pogo_python_threads = %v, want %v", m["pogo_python_threads"], want)
+			}
+			if workers == 0 {
+				if _, ok := m["pogo_workers"]; ok {
+					t.Error("pogo_workers without a master")
+				}
+				return
+			}
+			if m["pogo_workers"] != 2 || m["pogo_worker_starts_total"] != 2 {
+				t.Errorf("pogo_workers %v, starts %v; want 2, 2", m["pogo_workers"], m["pogo_worker_starts_total"])
+			}
+			// 40 new connections: the kernel gives each worker some.
+			m = waitMetric(t, base, `pogo_worker_requests_total{worker="1"}`, 1)
+			m = waitMetric(t, base, `pogo_worker_requests_total{worker="2"}`, 1)
+			if sum := m[`pogo_worker_requests_total{worker="1"}`] + m[`pogo_worker_requests_total{worker="2"}`]; sum < 40 {
+				t.Errorf("per-worker requests add up to %v, want >= 40", sum)
+			}
+			// A worker killed: the figures say so, and the counters of
+			// the dead worker are kept.
+			before := m[`pogo_requests_total{class="2xx"}`]
+			syscall.Kill(workerPIDs(s.stderr.String())[1], syscall.SIGKILL)
+			m = waitMetric(t, base, "pogo_worker_restarts_total", 1)
+			if m["pogo_worker_deaths_total"] != 1 {
+				t.Errorf("pogo_worker_deaths_total = %v, want 1", m["pogo_worker_deaths_total"])
+			}
+			if got := m[`pogo_requests_total{class="2xx"}`]; got < before {
+				t.Errorf("2xx went down from %v to %v after a worker died", before, got)
+			}
+		})
 	}
 }

@@ -15,15 +15,36 @@ type Config struct {
 	// App is the WSGI app spec: MODULE:CALLABLE or MODULE:factory(args).
 	App string
 	// Binds are the addresses to listen on: HOST:PORT, [::1]:PORT, :PORT,
-	// HOST (port 8000) or unix:PATH. If empty, 127.0.0.1:8000 is used.
+	// HOST (port 8000), unix:PATH or fd://N (an inherited socket). If
+	// empty, 127.0.0.1:8000 is used; under systemd socket activation
+	// (LISTEN_FDS), the sockets it passed.
 	Binds []string
 	// Workers is the number of worker processes, each with its own
 	// interpreter, under a master that supervises them. Zero means no
-	// master: this process serves (one worker with MaxRequests set).
+	// master: this process serves (one worker if MaxRequests or Timeout
+	// is set).
 	Workers int
 	// MaxRequests recycles a worker after about this many requests, plus
 	// up to MaxRequestsJitter more (chosen per worker). Zero: never.
 	MaxRequests, MaxRequestsJitter int
+	// Reload restarts the workers when a .py file under the app's
+	// directories (the working directory and PythonPath) or one of
+	// ReloadExtraFiles changes: for development. Implies a master.
+	Reload           bool
+	ReloadExtraFiles []string
+	// MetricsBind, if set, is an address (as in Binds) serving /metrics
+	// (Prometheus), /healthz and /readyz; with workers, from the master.
+	MetricsBind string
+	// PidFile, if set, is where the server's pid (the master's, with
+	// workers) is written at start; it is removed at exit.
+	PidFile string
+	// Umask, if not -1, is set before binding and loading the app, so it
+	// also decides the mode of unix socket files. Defaults sets -1.
+	Umask int
+	// Timeout, if positive, bounds a request's time in the app: the client
+	// gets 504, the stuck thread's traceback is logged and its worker is
+	// replaced (so it implies a master, as MaxRequests does). Zero: none.
+	Timeout time.Duration
 	// Threads is the number of Python threads. If zero, DefaultThreads.
 	Threads int
 	// QueueSize bounds the requests waiting for a Python thread; beyond it
@@ -91,6 +112,7 @@ func Defaults() Config {
 	return Config{
 		Binds:                 []string{"127.0.0.1:8000"},
 		Threads:               DefaultThreads,
+		Umask:                 -1,
 		Backlog:               2048,
 		MaxConnections:        10000,
 		AccessLogFormat:       "",
@@ -131,6 +153,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--limit-request-field_size must be >= 0, got %d", c.LimitRequestFieldSize)
 	case c.LimitRequestBody < 0:
 		return fmt.Errorf("--limit-request-body must be >= 0, got %d", c.LimitRequestBody)
+	case c.Timeout < 0:
+		return fmt.Errorf("--timeout must be >= 0, got %v", c.Timeout)
 	case c.KeepAlive < 0:
 		return fmt.Errorf("--keep-alive must be >= 0, got %v", c.KeepAlive)
 	case (c.CertFile == "") != (c.KeyFile == ""):

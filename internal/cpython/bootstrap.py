@@ -77,3 +77,13 @@ def finalize(_=None):
                 f.flush()
             except Exception:
                 pass
+
+
+def traceback_of(ident):
+    """The stack of the thread with this ident, most recent call last."""
+    import traceback
+
+    frame = sys._current_frames().get(int(ident))
+    if frame is None:
+        return ""
+    return "".join(traceback.format_stack(frame))

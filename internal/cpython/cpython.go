@@ -12,8 +12,10 @@ import (
 	"os"
 	"runtime"
 	"runtime/cgo"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -267,6 +269,29 @@ func (t *Thread) Call(app *App, h Handler, env, body []byte, flags Flags) Result
 		C.free(unsafe.Pointer(res.err))
 	}
 	return r
+}
+
+// Ident is Python's thread ident of the thread running the current Call,
+// or of the last one. It may be read from any goroutine during the Call.
+func (t *Thread) Ident() uint64 {
+	return uint64(atomic.LoadUintptr((*uintptr)(unsafe.Pointer(&t.res.ident))))
+}
+
+// Traceback returns the stack of the Python thread with ident, for a call
+// that runs too long: taken with the GIL held, which waits for the thread
+// to let go of it (a thread that never does blocks Traceback). "" if no
+// such thread runs Python.
+func (t *Thread) Traceback(ident uint64) (string, error) {
+	cfn := C.CString("traceback_of")
+	defer C.free(unsafe.Pointer(cfn))
+	carg := C.CString(strconv.FormatUint(ident, 10))
+	defer C.free(unsafe.Pointer(carg))
+	var cerr *C.char
+	out := C.pogo_exec_str(t.c, cfn, carg, &cerr)
+	if out == nil {
+		return "", pyError("", cerr)
+	}
+	return takeString(out), nil
 }
 
 // ReadErr returns the error that ended the last body read, if any.

@@ -884,6 +884,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
               const char *body, size_t body_len, int flags, pogo_result *out)
 {
 	memset(out, 0, sizeof *out);
+	__atomic_store_n(&out->ident, PyThread_get_thread_ident(), __ATOMIC_RELEASE);
 	PyEval_RestoreThread(t->ts);
 
 	Input *in = NULL;

@@ -262,6 +262,22 @@ int pogo_exec(pogo_thread *t, const char *func, const char *arg, char **err)
 	return rc;
 }
 
+char *pogo_exec_str(pogo_thread *t, const char *func, const char *arg, char **err)
+{
+	PyEval_RestoreThread(t->ts);
+	char *out = NULL;
+	PyObject *r = PyObject_CallMethod(pogo_module, func, "s", arg);
+	if (r == NULL)
+		*err = setup_error();
+	else if (!PyUnicode_Check(r))
+		*err = pogo_strdup("pogo: helper did not return a str", NULL);
+	else if ((out = utf8_dup(r, NULL)) == NULL)
+		*err = pogo_strdup("pogo: helper returned an unencodable str", NULL);
+	Py_XDECREF(r);
+	PyEval_SaveThread();
+	return out;
+}
+
 pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **err)
 {
 	PyEval_RestoreThread(t->ts);

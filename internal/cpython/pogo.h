@@ -58,6 +58,11 @@ typedef struct {
 	size_t body_len;
 	char *err;
 	size_t err_len;
+	/* Python's thread ident (threading.get_ident()) of the thread running
+	 * the call, set before the app starts, so that a watchdog can ask for
+	 * the traceback of a call that runs too long (pogo_exec_str,
+	 * "traceback_of"). */
+	unsigned long ident;
 } pogo_result;
 
 /*
@@ -79,6 +84,12 @@ pogo_thread *pogo_init(const char *program, const char *argv, size_t argv_len,
  * unexpected exceptions a newline and the traceback.
  */
 int pogo_exec(pogo_thread *t, const char *func, const char *arg, char **err);
+
+/*
+ * pogo_exec_str is pogo_exec for a helper that returns a str: returns it,
+ * UTF-8, malloc'd (free with pogo_free), or NULL with *err set.
+ */
+char *pogo_exec_str(pogo_thread *t, const char *func, const char *arg, char **err);
 
 /*
  * pogo_load imports the app named by spec ("module:callable",

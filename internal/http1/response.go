@@ -33,6 +33,53 @@ type ResponseWriter struct {
 
 func (w *ResponseWriter) reset(c *conn) {
 	*w = ResponseWriter{c: c, head: w.head[:0], iov: w.iov[:0]}
+	c.resp.Store(respNone)
+}
+
+// Who writes the response (conn.resp).
+const (
+	respNone int32 = iota
+	respHandler
+	respAbandoned
+)
+
+var errAbandoned = errors.New("http1: response abandoned")
+
+// abandonLinger is how long an abandoned connection stays half-open, so
+// the client reads the answer before the close (which resets it if
+// request bytes are left unread).
+const abandonLinger = time.Second
+
+// Abandon answers for a handler that is stuck and will not, and may be
+// called from another goroutine while the handler runs: if the handler has
+// written nothing yet, the client gets a short plain-text status response
+// with Connection: close; then the connection is closed. The handler's
+// later writes fail, and Shutdown no longer waits for the connection.
+func (w *ResponseWriter) Abandon(status int, reason string) {
+	c := w.c
+	c.abandoned.Store(true)
+	if c.resp.CompareAndSwap(respNone, respAbandoned) {
+		body := strconv.Itoa(status) + " " + reason + "\n"
+		h := make([]byte, 0, 256)
+		h = append(h, "HTTP/1.1 "...)
+		h = append(h, body[:len(body)-1]...)
+		h = append(h, "\r\nDate: "...)
+		h = append(h, date()...)
+		h = append(h, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+		h = strconv.AppendInt(h, int64(len(body)), 10)
+		h = append(h, "\r\nConnection: close\r\n\r\n"...)
+		h = append(h, body...)
+		c.rwc.SetWriteDeadline(time.Now().Add(abandonLinger))
+		c.rwc.Write(h)
+		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+			time.AfterFunc(abandonLinger, func() { c.rwc.Close() })
+			return
+		}
+	} else {
+		c.resp.Store(respAbandoned)
+	}
+	c.rwc.Close()
 }
 
 // Status is the status written, 0 if none yet.

@@ -205,7 +205,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 		// A listener still in Accept may yet hand over a connection.
-		n := len(s.conns) + len(s.listeners)
+		n := len(s.listeners)
+		for c := range s.conns {
+			if !c.abandoned.Load() {
+				n++
+			}
+		}
 		s.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -243,6 +248,14 @@ type conn struct {
 	body bodyReader
 	idle atomic.Bool // waiting for a request: Shutdown gives it a last call
 
+	// resp says who writes the current response: respNone until its
+	// first bytes go out, then respHandler, or respAbandoned once Abandon
+	// has answered for a stuck handler (from another goroutine).
+	resp atomic.Int32
+	// abandoned is set by Abandon: Shutdown no longer waits for the
+	// connection, whose goroutine is stuck in the handler.
+	abandoned atomic.Bool
+
 	writeDeadline time.Time // the write deadline set on rwc
 }
 
@@ -274,6 +287,9 @@ func (c *conn) closing() bool { return c.s.shutdown.Load() }
 // write sends iov with one writev where the connection allows. It
 // consumes *iov.
 func (c *conn) write(iov *net.Buffers) error {
+	if c.resp.Load() != respHandler && !c.resp.CompareAndSwap(respNone, respHandler) {
+		return errAbandoned
+	}
 	c.setWriteDeadline()
 	_, err := iov.WriteTo(c.rwc)
 	return err

@@ -53,12 +53,56 @@ type h2Exchange struct {
 	bytes  int64
 	fields []wsgi.Field
 	limit  limitedBody
+	guard  *h2Guard // with Options.GatewayTimeouts, else nil
+}
+
+// h2Guard lets the gateway's watchdog answer for a stuck app on HTTP/2,
+// where only the handler can end a stream: the app runs on a goroutine of
+// its own, the handler waits for it or for Abandon, and the app's writes
+// take mu so that none is in progress when the handler answers instead.
+type h2Guard struct {
+	stuck     chan struct{} // closed by Abandon
+	once      sync.Once
+	mu        sync.Mutex
+	abandoned bool // guarded by mu: the app's writes fail
+}
+
+// lock serialises an app write with the handler's abandon; it reports
+// false if the exchange is abandoned. unlock must follow a true lock.
+func (x *h2Exchange) lock() bool {
+	if x.guard == nil {
+		return true
+	}
+	x.guard.mu.Lock()
+	if x.guard.abandoned {
+		x.guard.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+func (x *h2Exchange) unlock() {
+	if x.guard != nil {
+		x.guard.mu.Unlock()
+	}
+}
+
+var errAbandoned = errors.New("server: response abandoned after --timeout")
+
+// Abandon implements wsgi.Abandoner: the handler answers for the app.
+func (x *h2Exchange) Abandon(int, string) {
+	if x.guard != nil {
+		x.guard.once.Do(func() { close(x.guard.stuck) })
+	}
 }
 
 func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	x := h2Exchanges.Get().(*h2Exchange)
 	defer func() {
+		if x.guard != nil && x.guard.abandoned {
+			return // the app's goroutine still holds x
+		}
 		*x = h2Exchange{fields: x.fields[:0]}
 		h2Exchanges.Put(x)
 	}()
@@ -66,9 +110,31 @@ func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.rc = http.NewResponseController(w)
 	h.fill(x, r)
 
-	err := h.s.opts.Gateway.Serve(&x.req, x)
+	if m := h.s.opts.Metrics; m != nil {
+		m.Start()
+		defer func() { m.Done(x.status, time.Since(start)) }()
+	}
 	if h.s.opts.Access != nil {
 		defer h.access(x, r, start)
+	}
+	var err error
+	if h.s.opts.GatewayTimeouts {
+		x.guard = &h2Guard{stuck: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() { done <- h.s.opts.Gateway.Serve(&x.req, x) }()
+		select {
+		case err = <-done:
+		case <-x.guard.stuck:
+			x.guard.mu.Lock()
+			x.guard.abandoned = true
+			x.guard.mu.Unlock()
+			if x.status != 0 {
+				panic(http.ErrAbortHandler) // the response has started: reset the stream
+			}
+			err = &wsgi.HTTPError{Status: 504, Reason: "Gateway Timeout"}
+		}
+	} else {
+		err = h.s.opts.Gateway.Serve(&x.req, x)
 	}
 	var herr *wsgi.HTTPError
 	switch {
@@ -149,6 +215,10 @@ func splitHostPort(a string) (host, port string) {
 // wsgi.ResponseWriter
 
 func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
+	if !x.lock() {
+		return errAbandoned
+	}
+	defer x.unlock()
 	hdr := x.w.Header()
 	for _, f := range h.Header {
 		hdr.Add(f.Name, f.Value)
@@ -165,6 +235,10 @@ func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
 }
 
 func (x *h2Exchange) Write(p []byte) error {
+	if !x.lock() {
+		return errAbandoned
+	}
+	defer x.unlock()
 	n, err := x.w.Write(p)
 	x.bytes += int64(n)
 	if errors.Is(err, http.ErrBodyNotAllowed) {
@@ -177,6 +251,10 @@ func (x *h2Exchange) Write(p []byte) error {
 }
 
 func (x *h2Exchange) SendFile(f *os.File, offset, count int64) error {
+	if !x.lock() {
+		return errAbandoned
+	}
+	defer x.unlock()
 	n, err := io.Copy(x.w, io.NewSectionReader(f, offset, count))
 	x.bytes += n
 	return err

@@ -11,7 +11,7 @@ import (
 )
 
 // Listen opens a listener for each bind address: HOST:PORT, [::1]:PORT,
-// :PORT, HOST (port 8000), or unix:PATH. backlog is passed to listen(2).
+// :PORT, HOST (port 8000), unix:PATH, or fd://N (an inherited socket). backlog is passed to listen(2).
 // A stale unix socket file is replaced; a live one is an error.
 func Listen(binds []string, backlog int) ([]net.Listener, error) {
 	var ls []net.Listener
@@ -31,6 +31,9 @@ func Listen(binds []string, backlog int) ([]net.Listener, error) {
 func listen(bind string, backlog int) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(bind, "unix:"); ok {
 		return listenUnix(path, backlog)
+	}
+	if strings.HasPrefix(bind, "fd://") {
+		return listenFD(bind)
 	}
 	addr, err := resolveTCP(bind)
 	if err != nil {
@@ -74,6 +77,23 @@ const soReusePort = 0xf
 func fileListener(f *os.File) (net.Listener, error) {
 	defer f.Close() // FileListener dups the descriptor
 	return net.FileListener(f)
+}
+
+// listenFD takes over an inherited listening socket, fd://N (as from
+// systemd socket activation, or a parent process).
+func listenFD(bind string) (net.Listener, error) {
+	fd, err := strconv.Atoi(strings.TrimPrefix(bind, "fd://"))
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("server: invalid bind address %q: want fd://N, N >= 3", bind)
+	}
+	if v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN); err != nil || v == 0 {
+		return nil, fmt.Errorf("server: cannot listen on %s: not a listening socket", bind)
+	}
+	l, err := fileListener(os.NewFile(uintptr(fd), bind))
+	if err != nil {
+		return nil, fmt.Errorf("server: cannot listen on %s: %w", bind, err)
+	}
+	return l, nil
 }
 
 // resolveTCP parses a TCP bind address the way gunicorn does.
@@ -162,32 +182,31 @@ func listenSocket(family int, sa syscall.Sockaddr, backlog int, setup func(fd in
 // Slots opens the sockets of pogo's worker processes. Each worker slot
 // gets its own socket for every TCP bind, all in one SO_REUSEPORT group,
 // so the kernel spreads connections evenly over the workers even when
-// they arrive in a burst; unix sockets cannot be shared that way, so every
-// slot gets a copy of the one socket.
+// they arrive in a burst; unix sockets and inherited ones (fd://N) cannot
+// be grouped, so every slot gets a copy of the one socket.
 type Slots struct {
 	tcp     []*net.TCPAddr // resolved, with the port the first slot got
 	binds   []string       // per TCP address, for errors
 	backlog int
-	unix    []net.Listener // shared by all slots; unlinked on Close
+	shared  []net.Listener // unix and fd:// sockets, shared by all slots; closed (unix: unlinked) on Close
 	addrs   []net.Addr     // in the order of the binds
-	order   []int          // per bind: index into tcp (>= 0) or -1-index into unix
+	order   []int          // per bind: index into tcp (>= 0) or -1-index into shared
 	slots   int            // opened so far
 }
 
-// NewSlots resolves binds and checks that each TCP address is free, then
-// opens the unix sockets. A TCP address another process listens on is an
-// error, even if that process set SO_REUSEPORT.
+// NewSlots resolves binds and opens the shared (unix, fd://) sockets.
+// The TCP ones open with the first slot (Open).
 func NewSlots(binds []string, backlog int) (*Slots, error) {
 	s := &Slots{backlog: backlog}
 	for _, b := range binds {
-		if path, ok := strings.CutPrefix(b, "unix:"); ok {
-			l, err := listenUnix(path, backlog)
+		if strings.HasPrefix(b, "unix:") || strings.HasPrefix(b, "fd://") {
+			l, err := listen(b, backlog)
 			if err != nil {
 				s.Close()
 				return nil, err
 			}
-			s.order = append(s.order, -1-len(s.unix))
-			s.unix = append(s.unix, l)
+			s.order = append(s.order, -1-len(s.shared))
+			s.shared = append(s.shared, l)
 			s.addrs = append(s.addrs, l.Addr())
 			continue
 		}
@@ -217,7 +236,7 @@ func (s *Slots) Open() ([]*os.File, error) {
 	}
 	for _, i := range s.order {
 		if i < 0 {
-			f, err := s.unix[-1-i].(*net.UnixListener).File()
+			f, err := s.shared[-1-i].(interface{ File() (*os.File, error) }).File()
 			if err != nil {
 				return fail(err)
 			}
@@ -261,10 +280,10 @@ func (s *Slots) Open() ([]*os.File, error) {
 // Addrs are the addresses listened on, in the order of the binds.
 func (s *Slots) Addrs() []net.Addr { return s.addrs }
 
-// Close closes the unix sockets (removing their files). The slots' files
-// are the caller's to close.
+// Close closes the shared sockets (removing unix socket files). The
+// slots' files are the caller's to close.
 func (s *Slots) Close() {
-	for _, l := range s.unix {
+	for _, l := range s.shared {
 		l.Close()
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pogoserver/pogo/internal/accesslog"
 	"github.com/pogoserver/pogo/internal/http1"
+	"github.com/pogoserver/pogo/internal/metrics"
 	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
@@ -31,6 +32,12 @@ type Options struct {
 	Log *slog.Logger
 	// Access, if set, receives one entry per request.
 	Access *accesslog.Logger
+	// Metrics, if set, counts every request.
+	Metrics *metrics.Recorder
+	// GatewayTimeouts tells that the gateway may abandon stuck requests
+	// (wsgi.Options.Timeout). HTTP/2 requests then run the gateway on a
+	// goroutine of their own, so that the stream can still be answered.
+	GatewayTimeouts bool
 	// TLS, if set, serves every listener over TLS.
 	TLS *tls.Config
 
@@ -137,8 +144,12 @@ func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.Reader, ci *http1.ConnInfo) {
 	var start time.Time
-	if s.opts.Access != nil {
+	if s.opts.Access != nil || s.opts.Metrics != nil {
 		start = time.Now()
+	}
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Start()
+		defer func() { s.opts.Metrics.Done(w.Status(), time.Since(start)) }()
 	}
 	x := exchanges.Get().(*exchange)
 	defer func() {
@@ -278,6 +289,9 @@ func (x *exchange) Write(p []byte) error {
 func (x *exchange) SendFile(f *os.File, offset, count int64) error {
 	return x.w.SendFile(f, offset, count)
 }
+
+// Abandon implements wsgi.Abandoner.
+func (x *exchange) Abandon(status int, reason string) { x.w.Abandon(status, reason) }
 
 func (x *exchange) writeError(e *wsgi.HTTPError) {
 	hdr := []http1.HeaderField{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}

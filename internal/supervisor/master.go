@@ -11,8 +11,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
+
+	"github.com/pogoserver/pogo/internal/metrics"
 )
 
 // Options configures a master.
@@ -42,6 +45,19 @@ type Options struct {
 	Log *slog.Logger
 	// Reopen, if set, is called on SIGUSR1 to reopen the master's logs.
 	Reopen func()
+
+	// Publish, if set, receives the summed figures of the workers (see
+	// package metrics) whenever they change, and ready: whether a worker
+	// is serving and the master is not stopping. It is called from the
+	// master's loop and must not block.
+	Publish func(s metrics.Snapshot, w metrics.Workers, ready bool)
+
+	// Reload, for development, replaces the workers as on SIGHUP when a
+	// .py file under ReloadDirs, or one of ReloadFiles, changes. Files
+	// are polled once a second.
+	Reload      bool
+	ReloadDirs  []string
+	ReloadFiles []string
 }
 
 // BootError is returned by Run when the first worker could not start:
@@ -72,14 +88,14 @@ const (
 
 // worker is the master's view of one worker process.
 type worker struct {
-	id       int
-	slot     int // index into master.slots
-	cmd      *exec.Cmd
-	link     net.Conn
-	state    state
-	retire   bool      // to be replaced once a new worker is ready
-	killAt   time.Time // when stopping: SIGKILL after this
-	requests uint64    // last reported
+	id     int
+	slot   int // index into master.slots
+	cmd    *exec.Cmd
+	link   net.Conn
+	state  state
+	retire bool             // to be replaced once a new worker is ready
+	killAt time.Time        // when stopping: SIGKILL after this
+	stats  metrics.Snapshot // last reported
 }
 
 func (w *worker) String() string { return fmt.Sprintf("worker %d (pid %d)", w.id, w.cmd.Process.Pid) }
@@ -106,6 +122,10 @@ type master struct {
 	nextStart time.Time
 	stopping  bool
 	bootErr   *BootError
+
+	slotUsed []bool           // per slot: a worker has started in it
+	gone     metrics.Snapshot // the counters of exited workers
+	figures  metrics.Workers
 }
 
 // Run starts the workers and supervises them until a TERM, INT or QUIT
@@ -133,6 +153,13 @@ func Run(ctx context.Context, opts Options) error {
 		syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
 	defer signal.Stop(sigs)
 
+	var watch *watcher
+	if opts.Reload {
+		watch = &watcher{dirs: opts.ReloadDirs, files: opts.ReloadFiles}
+		watch.changed()
+	}
+	lastScan := time.Now()
+
 	m.reconcile()
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -147,10 +174,18 @@ func Run(ctx context.Context, opts Options) error {
 			m.stop(syscall.SIGTERM)
 		case ev := <-m.events:
 			m.event(ev)
-		case <-t.C:
+		case now := <-t.C:
 			m.deadlines()
+			if watch != nil && !m.stopping && now.Sub(lastScan) >= time.Second {
+				if path := watch.changed(); path != "" {
+					m.log.Info("Reloading: " + path + " changed")
+					m.reload()
+				}
+				lastScan = time.Now()
+			}
 		}
 		m.reconcile()
+		m.publish()
 	}
 	if m.bootErr != nil {
 		return m.bootErr
@@ -173,10 +208,7 @@ func (m *master) signal(sig syscall.Signal) {
 			return
 		}
 		m.log.Info("Reloading: replacing workers one by one")
-		for w := range m.workers {
-			w.retire = true
-		}
-		m.nextStart = time.Time{}
+		m.reload()
 	case syscall.SIGUSR1:
 		m.log.Info("Reopening log files")
 		if m.opts.Reopen != nil {
@@ -211,6 +243,15 @@ func (m *master) signal(sig syscall.Signal) {
 		// worker closes its copy (unless net.ipv4.tcp_migrate_req is set).
 		m.closeSlots(m.n)
 	}
+}
+
+// reload marks every worker for replacement, and retries a failed boot
+// at once.
+func (m *master) reload() {
+	for w := range m.workers {
+		w.retire = true
+	}
+	m.nextStart = time.Time{}
 }
 
 // stop signals every worker with sig (SIGTERM: graceful, SIGQUIT: fast)
@@ -253,19 +294,20 @@ func (m *master) event(ev event) {
 			}
 		case "retire":
 			if !w.retire {
-				m.log.Info(w.String()+" asks to be replaced", "requests", w.requests)
+				m.log.Info(w.String()+" asks to be replaced", "requests", w.stats.Total())
 				w.retire = true
 			}
 		case "stats":
-			w.requests = ev.msg.requests
+			w.stats = ev.msg.stats
 		}
 		return
 	}
 	delete(m.workers, w)
+	m.gone.Add(ptr(w.stats.Counters()))
 	how := exitReason(ev.err)
 	switch {
 	case w.state == stopping:
-		m.log.Info(w.String()+" stopped", "requests", w.requests, "exit", how)
+		m.log.Info(w.String()+" stopped", "requests", w.stats.Total(), "exit", how)
 	case w.state == booting && !m.everReady:
 		// The first workers cannot start: the app or the config is broken.
 		code := 1
@@ -286,8 +328,32 @@ func (m *master) event(ev event) {
 		m.nextStart = time.Now().Add(m.backoff)
 		m.log.Error(w.String()+" failed to boot; the running workers keep serving", "exit", how, "retry_in", m.backoff.String())
 	default:
-		m.log.Error(w.String()+" died", "exit", how, "requests", w.requests)
+		m.figures.Died++
+		m.log.Error(w.String()+" died", "exit", how, "requests", w.stats.Total())
 	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// publish hands the summed figures to Options.Publish.
+func (m *master) publish() {
+	if m.opts.Publish == nil {
+		return
+	}
+	sum := m.gone
+	serving := false
+	m.figures.Each = m.figures.Each[:0]
+	for w := range m.workers {
+		sum.Add(&w.stats)
+		serving = serving || w.state == ready
+		m.figures.Each = append(m.figures.Each, metrics.Worker{ID: w.id, Requests: w.stats.Total()})
+	}
+	slices.SortFunc(m.figures.Each, func(a, b metrics.Worker) int { return a.ID - b.ID })
+	m.figures.Running = len(m.workers)
+	m.figures.Wanted = m.n
+	w := m.figures
+	w.Each = slices.Clone(w.Each) // the receiver keeps it
+	m.opts.Publish(sum, w, serving && !m.stopping)
 }
 
 // exitReason says how a process ended, from cmd.Wait's error.
@@ -314,7 +380,7 @@ func (m *master) deadlines() {
 	now := time.Now()
 	for w := range m.workers {
 		if w.state == stopping && now.After(w.killAt) {
-			m.log.Warn(w.String()+" did not stop in time; killing it", "requests", w.requests)
+			m.log.Warn(w.String()+" did not stop in time; killing it", "requests", w.stats.Total())
 			w.cmd.Process.Kill()
 			w.killAt = now.Add(time.Hour) // once
 		}
@@ -381,6 +447,7 @@ func (m *master) openSlots() error {
 			return err
 		}
 		m.slots = append(m.slots, files)
+		m.slotUsed = append(m.slotUsed, false)
 	}
 	return nil
 }
@@ -393,6 +460,7 @@ func (m *master) closeSlots(i int) {
 		}
 	}
 	m.slots = m.slots[:i]
+	m.slotUsed = m.slotUsed[:i]
 }
 
 // start starts one worker in slot.
@@ -428,6 +496,11 @@ func (m *master) start(slot int) error {
 	}
 	w.cmd = cmd
 	m.workers[w] = struct{}{}
+	m.figures.Started++
+	if m.slotUsed[slot] {
+		m.figures.Restarts++
+	}
+	m.slotUsed[slot] = true
 	m.log.Debug("Started " + w.String())
 	go m.watch(w)
 	return nil

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/pogoserver/pogo/internal/metrics"
 )
 
 // EnvWorker tells a process started by the master that it is a worker:
@@ -89,8 +91,8 @@ func (w *Worker) Ready() { w.send("ready") }
 // stops this one, with SIGTERM, once the new one is ready.
 func (w *Worker) Retire() { w.send("retire") }
 
-// Report tells the master how many requests this worker has served.
-func (w *Worker) Report(requests uint64) { w.send("stats " + strconv.FormatUint(requests, 10)) }
+// Report sends the master this worker's figures.
+func (w *Worker) Report(s *metrics.Snapshot) { w.send("stats " + s.Encode()) }
 
 // Gone is closed when the master has gone away.
 func (w *Worker) Gone() <-chan struct{} { return w.gone }
@@ -103,8 +105,8 @@ func (w *Worker) send(msg string) {
 
 // message is one line from a worker, parsed.
 type message struct {
-	kind     string // "ready", "retire", "stats"
-	requests uint64 // for "stats"
+	kind  string           // "ready", "retire", "stats"
+	stats metrics.Snapshot // for "stats"
 }
 
 // readMessages calls fn for each message read from r until it ends.
@@ -117,8 +119,8 @@ func readMessages(r io.Reader, fn func(message)) {
 		case "ready", "retire":
 			fn(message{kind: kind})
 		case "stats":
-			if n, err := strconv.ParseUint(arg, 10, 64); err == nil {
-				fn(message{kind: kind, requests: n})
+			if st, err := metrics.Decode(arg); err == nil {
+				fn(message{kind: kind, stats: st})
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pogoserver/pogo/internal/cpython"
 )
@@ -34,6 +35,27 @@ type Options struct {
 	Software string
 	// Log receives errors (app tracebacks). If nil, slog.Default() is used.
 	Log *slog.Logger
+
+	// Timeout, if positive, bounds a request's time in the app. Past it
+	// the transport answers for the app (see Abandoner): 504 if the
+	// response has not started, else the connection closes. The stuck
+	// thread's traceback is logged and OnTimeout is called. The thread
+	// itself runs on: a Python thread cannot be stopped safely, so the
+	// process should be replaced.
+	Timeout time.Duration
+	// Traceback returns the stack of the Python thread with ident, for
+	// the timeout log. It may block while the thread holds the GIL.
+	Traceback func(ident uint64) (string, error)
+	// OnTimeout, if set, is called once a request has timed out.
+	OnTimeout func()
+}
+
+// An Abandoner is a ResponseWriter that can answer for an app that is
+// stuck (Options.Timeout), from another goroutine: with status if no
+// response bytes have been written, and by closing the connection in any
+// case. The stuck call's later writes fail.
+type Abandoner interface {
+	Abandon(status int, reason string)
 }
 
 // Gateway runs WSGI requests with at most Threads of them in Python at
@@ -45,9 +67,22 @@ type Gateway struct {
 	app     *cpython.App
 	opts    Options
 	log     *slog.Logger
-	slots   chan *cpython.Thread // free call slots: the semaphore of size Threads
-	waiting atomic.Int64         // requests waiting for a slot
-	served  atomic.Uint64        // requests that reached Serve
+	slots   chan *slot    // free call slots: the semaphore of size Threads
+	all     []*slot       // every slot, for the watchdog
+	waiting atomic.Int64  // requests waiting for a slot
+	served  atomic.Uint64 // requests that reached Serve
+	stuck   atomic.Int64  // timed-out calls still running
+	done    chan struct{} // closed by Close: stops the watchdog
+}
+
+// slot is one call slot: a Python thread state holder, and with a
+// Timeout, the call running in it.
+type slot struct {
+	t *cpython.Thread
+
+	mu      sync.Mutex // held briefly by Serve and the watchdog
+	c       *call      // the running call; guarded by mu
+	started int64      // its start in Unix ns, 0 if idle, -1 once timed out; guarded by mu
 }
 
 // New starts the Python threads for app. The interpreter must be started.
@@ -65,19 +100,35 @@ func New(app *cpython.App, opts Options) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.slots = make(chan *cpython.Thread, opts.Threads)
+	g.slots = make(chan *slot, opts.Threads)
 	for range opts.Threads {
-		g.slots <- cpython.NewSlot()
+		s := &slot{t: cpython.NewSlot()}
+		g.all = append(g.all, s)
+		g.slots <- s
+	}
+	g.done = make(chan struct{})
+	if opts.Timeout > 0 {
+		go g.watch()
 	}
 	return g, nil
 }
 
-// Close waits for the requests running in Python to finish. Serve must
-// not be called afterwards.
-func (g *Gateway) Close() {
-	for range g.opts.Threads {
-		<-g.slots
+// Close waits for the requests running in Python to finish, except the
+// ones that timed out, and reports whether all did. Serve must not be
+// called afterwards.
+func (g *Gateway) Close() bool {
+	close(g.done)
+	for got := 0; got < g.opts.Threads; {
+		select {
+		case <-g.slots:
+			got++
+		case <-time.After(50 * time.Millisecond):
+			if got+int(g.stuck.Load()) >= g.opts.Threads {
+				return false
+			}
+		}
 	}
+	return true
 }
 
 // Requests returns how many requests Serve has been given.
@@ -141,22 +192,115 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	}
 	c.env, c.path = buildEnviron(c.env[:0], c.path, req, contentLength, g.opts.Software)
 
-	var t *cpython.Thread
+	var s *slot
 	select {
-	case t = <-g.slots:
+	case s = <-g.slots:
 	default:
 		if g.waiting.Add(1) > int64(g.opts.QueueSize) {
 			g.waiting.Add(-1)
 			return errQueueFull
 		}
-		t = <-g.slots
+		s = <-g.slots
 		g.waiting.Add(-1)
 	}
-	c.res = t.Call(g.app, c, c.env, c.body, c.flags)
-	c.readErr = t.ReadErr()
-	g.slots <- t // free before a buffered response is written
+	if g.opts.Timeout > 0 {
+		s.mu.Lock()
+		s.c, s.started = c, time.Now().UnixNano()
+		s.mu.Unlock()
+	}
+	c.res = s.t.Call(g.app, c, c.env, c.body, c.flags)
+	c.readErr = s.t.ReadErr()
+	timedOut := false
+	if g.opts.Timeout > 0 {
+		s.mu.Lock()
+		timedOut = s.started < 0
+		s.c, s.started = nil, 0
+		s.mu.Unlock()
+	}
+	g.slots <- s // free before a buffered response is written
+	if timedOut {
+		// The client has had its 504 and the connection is closed.
+		g.stuck.Add(-1)
+		if c.res.Kind == cpython.Buffered {
+			c.res.Release()
+		}
+		return ErrAborted
+	}
 	return g.finish(c)
 }
+
+// watch is the watchdog for Options.Timeout.
+func (g *Gateway) watch() {
+	t := time.NewTicker(min(max(g.opts.Timeout/10, 10*time.Millisecond), time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-g.done:
+			return
+		case now := <-t.C:
+			for _, s := range g.all {
+				g.check(s, now)
+			}
+		}
+	}
+}
+
+// check times out the call in s if it has run too long. The call and its
+// request stay valid while s.mu is held: Serve waits for it when the
+// call returns.
+func (g *Gateway) check(s *slot, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started <= 0 || now.Sub(time.Unix(0, s.started)) < g.opts.Timeout {
+		return
+	}
+	s.started = -1
+	g.stuck.Add(1)
+	c := s.c
+	what := c.req.Method + " " + c.req.RequestURI // copies: the request's strings live in the connection's buffer
+	if a, ok := c.w.(Abandoner); ok {
+		a.Abandon(504, "Gateway Timeout")
+	}
+	go g.timedOut(s.t.Ident(), what)
+}
+
+// timedOut logs a timed-out request with the stack of its thread, then
+// calls OnTimeout.
+func (g *Gateway) timedOut(ident uint64, what string) {
+	tb := "(no traceback: Options.Traceback is not set)\n"
+	if g.opts.Traceback != nil {
+		got := make(chan string, 1)
+		go func() {
+			s, err := g.opts.Traceback(ident)
+			switch {
+			case err != nil:
+				s = "(no traceback: " + err.Error() + ")\n"
+			case s == "":
+				s = "(no traceback: the thread is not running Python)\n"
+			}
+			got <- s
+		}()
+		select {
+		case tb = <-got:
+		case <-time.After(5 * time.Second):
+			tb = "(no traceback: the thread has held the GIL for 5s; it is stuck in C code)\n"
+		}
+	}
+	g.log.Error(fmt.Sprintf("Request timed out after %v (--timeout): %s; answered 504", g.opts.Timeout, what),
+		"thread", ident, "traceback", "Stack of the thread running it (most recent call last):\n"+tb)
+	if g.opts.OnTimeout != nil {
+		g.opts.OnTimeout()
+	}
+}
+
+// Load returns the Python threads running a request, the requests
+// waiting for one, and the number of threads.
+func (g *Gateway) Load() (busy, queued, threads int) {
+	return g.opts.Threads - len(g.slots), int(g.waiting.Load()), g.opts.Threads
+}
+
+// Stuck is the number of timed-out calls still running.
+func (g *Gateway) Stuck() int { return int(g.stuck.Load()) }
 
 // prefetch reads the body if it is no longer than limit. It returns the
 // CONTENT_LENGTH to report: the real length of a chunked body read whole.
