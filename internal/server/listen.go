@@ -236,7 +236,7 @@ func (s *Slots) Open() ([]*os.File, error) {
 	}
 	for _, i := range s.order {
 		if i < 0 {
-			f, err := s.shared[-1-i].(interface{ File() (*os.File, error) }).File()
+			f, err := dupFile(s.shared[-1-i])
 			if err != nil {
 				return fail(err)
 			}
@@ -279,6 +279,29 @@ func (s *Slots) Open() ([]*os.File, error) {
 
 // Addrs are the addresses listened on, in the order of the binds.
 func (s *Slots) Addrs() []net.Addr { return s.addrs }
+
+// dupFile returns a new descriptor for l's socket. Unlike l.File(), it
+// does not switch the socket to blocking mode when a worker is started
+// with it (exec calls Fd): the mode is the socket's, not the descriptor's,
+// and a worker blocked in accept(2) on a blocking socket cannot be
+// stopped.
+func dupFile(l net.Listener) (*os.File, error) {
+	rc, err := l.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var nfd uintptr
+	var errno syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		nfd, _, errno = syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, err
+	}
+	if errno != 0 {
+		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", errno)
+	}
+	return os.NewFile(nfd, l.Addr().String()), nil
+}
 
 // Close closes the shared sockets (removing unix socket files). The
 // slots' files are the caller's to close.
