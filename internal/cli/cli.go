@@ -315,6 +315,11 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		} else {
 			log.Info("Shutting down: waiting for in-flight requests", "graceful_timeout", wait.String())
 		}
+		if worker == nil {
+			// Our sockets: no one else will serve what queues in them.
+			// (A worker's are the master's, which closes their gates.)
+			server.CloseGates(cfg.Binds, ls)
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), wait)
 		err = srv.Shutdown(sctx)
 		cancel()
@@ -463,6 +468,7 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 		Args:            args,
 		Dir:             wd,
 		Sockets:         sockets,
+		CloseGates:      slots.CloseGates,
 		Stdout:          stdout,
 		Stderr:          stderr,
 		GracefulTimeout: cfg.GracefulTimeout,

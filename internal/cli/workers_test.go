@@ -214,33 +214,44 @@ func TestMaxRequestsRecyclesWorkers(t *testing.T) {
 	t.Logf("--max-requests under load: %d ok, %d failed, by worker: %v", r.OK, len(r.Failures), r.ByPID)
 }
 
-func TestWorkersTERMUnderLoad(t *testing.T) {
+// TestTERMUnderLoad: SIGTERM with load running, alone and with workers.
+// The listening sockets stop taking connections but keep those the
+// kernel has queued, which are then served: every connection that was
+// opened gets its answers, and only new ones are refused.
+func TestTERMUnderLoad(t *testing.T) {
 	t.Parallel()
-	s := startWorkers(t, 2, pogo("-b", "127.0.0.1:0", "-w", "2", "--threads", "4", "pid_app:app"))
-	url := s.url(t)
-	load := testutil.StartLoad(s.hostPort(t), "/", 8)
-	slow := make(chan string, 1)
-	go func() {
-		code, body := get(t, client, url+"/?sleep=1")
-		slow <- fmt.Sprint(code, " ", body)
-	}()
-	time.Sleep(500 * time.Millisecond)
-	s.terminate(t)
-	if code := s.wait(t); code != 0 {
-		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	for _, workers := range []int{0, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			t.Parallel()
+			args := []string{"-b", "127.0.0.1:0", "--threads", "4", "pid_app:app"}
+			if workers > 0 {
+				args = append([]string{"-w", strconv.Itoa(workers)}, args...)
+			}
+			s := startWorkers(t, workers, pogo(args...))
+			url := s.url(t)
+			load := testutil.StartLoad(s.hostPort(t), "/", 8)
+			slow := make(chan string, 1)
+			go func() {
+				code, body := get(t, client, url+"/?sleep=1")
+				slow <- fmt.Sprint(code, " ", body)
+			}()
+			time.Sleep(500 * time.Millisecond)
+			s.terminate(t)
+			if code := s.wait(t); code != 0 {
+				t.Errorf("exit code %d after SIGTERM, want 0", code)
+			}
+			r := load.Stop()
+			for _, f := range r.Failures {
+				if !f.Dial {
+					t.Errorf("request sent but not answered: %s", f)
+				}
+			}
+			if got := <-slow; !strings.HasPrefix(got, "200 v1 ") {
+				t.Errorf("in-flight request: %q, want 200", got)
+			}
+			t.Logf("SIGTERM under load: %d ok, %d refused", r.OK, len(r.Failures))
+		})
 	}
-	r := load.Stop()
-	// Once the listeners are closed, new connections are refused; every
-	// request that was sent got its answer.
-	for _, f := range r.Failures {
-		if !f.Dial {
-			t.Errorf("request sent but not answered: %s", f)
-		}
-	}
-	if got := <-slow; !strings.HasPrefix(got, "200 v1 ") {
-		t.Errorf("in-flight request: %q, want 200", got)
-	}
-	t.Logf("SIGTERM under load: %d ok, %d refused", r.OK, len(r.Failures))
 }
 
 func TestWorkerSignals(t *testing.T) {

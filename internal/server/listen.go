@@ -280,6 +280,17 @@ func (s *Slots) Open() ([]*os.File, error) {
 // Addrs are the addresses listened on, in the order of the binds.
 func (s *Slots) Addrs() []net.Addr { return s.addrs }
 
+// CloseGates closes the gates (see gate.go) of the TCP sockets among a
+// slot's files, as Open returned them: the shared ones stay open for the
+// other slots, or for whoever passed them in.
+func (s *Slots) CloseGates(files []*os.File) {
+	for j, i := range s.order {
+		if i >= 0 && j < len(files) {
+			control(files[j], func(fd uintptr) { closeGate(fd) })
+		}
+	}
+}
+
 // dupFile returns a new descriptor for l's socket. Unlike l.File(), it
 // does not switch the socket to blocking mode when a worker is started
 // with it (exec calls Fd): the mode is the socket's, not the descriptor's,

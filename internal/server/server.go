@@ -60,6 +60,9 @@ type Server struct {
 	log  *slog.Logger
 	h1   *http1.Server
 	h2   *h2
+
+	mu sync.Mutex
+	ls []net.Listener // given to Serve, before TLS; guarded by mu
 }
 
 // New makes a Server.
@@ -101,6 +104,9 @@ func orInt(n, d int) int {
 // Serve accepts on every listener until Shutdown. It returns the first
 // error other than the server closing.
 func (s *Server) Serve(ls []net.Listener) error {
+	s.mu.Lock()
+	s.ls = append(s.ls, ls...)
+	s.mu.Unlock()
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		if s.opts.TLS != nil {
@@ -117,9 +123,14 @@ func (s *Server) Serve(ls []net.Listener) error {
 	return first
 }
 
-// Shutdown closes the listeners and idle connections, then waits for
-// in-flight requests until ctx is done.
+// Shutdown accepts the connections already queued in the listeners (at
+// most for a second: see gate.go), closes the listeners and idle
+// connections, then waits for in-flight requests until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	ls := s.ls
+	s.mu.Unlock()
+	drain(ctx, ls)
 	s.h2.base.Shutdown(ctx) // GOAWAY to HTTP/2 connections; they end with their streams
 	return s.h1.Shutdown(ctx)
 }

@@ -11,8 +11,9 @@
 // The master keeps each slot's sockets open while the slot exists, so a
 // connection waiting in a queue is not lost when its worker dies or is
 // replaced: the worker that takes the slot next accepts it. When the master
-// stops, it closes its copies first, so new connections are refused as
-// soon as the workers have closed theirs.
+// stops (or a slot goes, on TTOU), it closes the sockets' gates first:
+// new connections are held off, the workers accept the ones already
+// queued before they close their copies, and later clients are refused.
 //
 // The master and a worker share a link (a socketpair, the worker's fd 3)
 // carrying one-line messages from the worker: "ready" once it serves,
@@ -28,9 +29,7 @@
 //	HUP        replace the workers one by one (each new one re-imports the
 //	           app); an old worker stops only once its replacement is ready
 //	USR1       reopen log files, in the master and every worker
-//	TTIN/TTOU  one worker more / one fewer (the last slot goes; what
-//	           waits in its queue is lost unless the kernel migrates it,
-//	           net.ipv4.tcp_migrate_req = 1)
+//	TTIN/TTOU  one worker more / one fewer (the last slot goes)
 //
 // The first worker starts alone, so an app that cannot load says so once;
 // the others follow when it is ready. A worker that dies is replaced at

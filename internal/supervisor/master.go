@@ -35,6 +35,12 @@ type Options struct {
 	// connection waiting in them is lost when a worker dies or is
 	// replaced, and closes them when the slot goes away (TTOU, exit).
 	Sockets func() ([]*os.File, error)
+	// CloseGates, if set, stops a slot's sockets from taking new
+	// connections while keeping those already queued, just before the
+	// master closes its copies for good (stop, TTOU): the slot's worker,
+	// told to stop, then accepts what is queued before it closes its own
+	// (see package server), so no connection is reset.
+	CloseGates func(files []*os.File)
 	// Stdout and Stderr are the workers'. If nil, os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
 	// GracefulTimeout is how long a stopping worker gets to finish its
@@ -237,10 +243,10 @@ func (m *master) signal(sig syscall.Signal) {
 		}
 		m.n--
 		m.log.Info("One fewer worker", "workers", m.n)
-		// The last slot goes: reconcile stops its workers. Its sockets
-		// close now, so that the kernel sends new connections to the
-		// other slots; those already queued in it are lost when its
-		// worker closes its copy (unless net.ipv4.tcp_migrate_req is set).
+		// The last slot goes: reconcile stops its workers, which accept
+		// what is queued in its sockets first. Their gates close now;
+		// a new connection the kernel still gives them retries its SYN
+		// and, once they are closed, reaches another slot.
 		m.closeSlots(m.n)
 	}
 }
@@ -452,9 +458,13 @@ func (m *master) openSlots() error {
 	return nil
 }
 
-// closeSlots closes the sockets of the slots from i on.
+// closeSlots closes the gates and the master's copies of the sockets of
+// the slots from i on.
 func (m *master) closeSlots(i int) {
 	for _, files := range m.slots[i:] {
+		if m.opts.CloseGates != nil {
+			m.opts.CloseGates(files)
+		}
 		for _, f := range files {
 			f.Close()
 		}
