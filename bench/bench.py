@@ -8,6 +8,8 @@ bin/pogo first. The method is shared/BENCH.md's:
   wrk -t1 pinned to CPU 1;
 - two-core table: the servers with 2 worker processes, unpinned, wrk -t2
   unpinned (servers without worker processes run one process, and say so);
+- HTTP/2 rows (h2c with prior knowledge, loaded with h2load) for the servers
+  that speak it;
 - each point: start the server, wait until it answers the route correctly,
   warm up, then --runs runs of --duration seconds; the median run by req/s is
   reported, errors are the sum over all measured runs (never hidden); peak RSS
@@ -68,15 +70,29 @@ APPS_SPEC = {
 
 
 class Workload:
-    def __init__(self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None):
+    def __init__(self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None, h2_streams=0):
         self.name, self.app, self.path, self.what = name, app, path, what
         self.method, self.body, self.conns, self.expect_len = method, body, conns, expect_len
+        # h2_streams > 0: HTTP/2 cleartext (h2c, prior knowledge), loaded by
+        # h2load with that many concurrent streams per connection.
+        self.h2_streams = h2_streams
+
+    @property
+    def h2(self):
+        return self.h2_streams > 0
+
+    @property
+    def concurrency(self):
+        """Requests the load generator keeps in flight."""
+        return self.conns * max(1, self.h2_streams)
 
     @property
     def module(self):
         return APPS_SPEC[self.app][0]
 
     def label(self):
+        if self.h2:
+            return "%s (h2c %s %s, %d conns × %d streams)" % (self.name, self.method, self.path, self.conns, self.h2_streams)
         return "%s (%s %s%s, %d conns)" % (
             self.name,
             self.method,
@@ -99,6 +115,8 @@ WORKLOADS = [
     Workload("flask-json", "flask", "/json", "Flask jsonify"),
     Workload("flask-page", "flask", "/page", "Flask + Jinja template, 10 rows"),
     Workload("django", "django", "/", "Django view: ORM query on SQLite + template"),
+    Workload("h2-hello", "workload", "/", "Hello, World! over h2c", conns=16, h2_streams=8, expect_len=13),
+    Workload("h2-b10k", "workload", "/b10k", "10 KiB text/plain over h2c", conns=16, h2_streams=8, expect_len=10 * 1024),
 ]
 WORKLOAD_BY_NAME = {w.name: w for w in WORKLOADS}
 QUICK_WORKLOADS = ["hello", "flask-json", "io10"]
@@ -118,14 +136,18 @@ class Server:
     def workers(self, table):
         return 2 if table == TWO_CORE else 1
 
-    def serves(self, w):
-        """Whether this server runs workload w (nginx only has static bodies)."""
-        return True
+    h2 = False  # speaks HTTP/2 cleartext (h2c with prior knowledge)
+
+    def why_not(self, w):
+        """None if this server runs workload w, else what its cell says."""
+        if w.h2 and not self.h2:
+            return "no HTTP/2"
+        return None
 
     def label(self, table):
         return self.name
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         raise NotImplementedError
 
     def settings(self):
@@ -152,12 +174,13 @@ class Server:
 
 class Pogo(Server):
     key, name, exe = "pogo", "pogo", POGO
+    h2 = True  # on the same port: the h2c preface is recognised
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         c = [POGO, "-b", "%s:%d" % (HOST, port), "--threads", str(THREADS), "--chdir", APPS, "--venv", VENV]
         if self.workers(table) > 1:
             c += ["-w", str(self.workers(table))]
-        return c + [module]
+        return c + [w.module]
 
     def settings(self):
         return (
@@ -182,8 +205,8 @@ class Pogo(Server):
 class GunicornSync(Server):
     key, name, package, exe = "gunicorn-sync", "gunicorn sync", "gunicorn", os.path.join(VBIN, "gunicorn")
 
-    def cmd(self, table, module, port):
-        return [self.exe, "-w", str(self.workers(table)), "-b", "%s:%d" % (HOST, port), "--chdir", APPS, module]
+    def cmd(self, table, w, port):
+        return [self.exe, "-w", str(self.workers(table)), "-b", "%s:%d" % (HOST, port), "--chdir", APPS, w.module]
 
     def settings(self):
         return (
@@ -195,10 +218,10 @@ class GunicornSync(Server):
 class GunicornGthread(Server):
     key, name, package, exe = "gunicorn-gthread", "gunicorn gthread", "gunicorn", os.path.join(VBIN, "gunicorn")
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         return [
             self.exe, "-k", "gthread", "--threads", str(THREADS), "-w", str(self.workers(table)),
-            "-b", "%s:%d" % (HOST, port), "--chdir", APPS, module,
+            "-b", "%s:%d" % (HOST, port), "--chdir", APPS, w.module,
         ]  # fmt: skip
 
     def settings(self):
@@ -211,10 +234,10 @@ class GunicornGthread(Server):
 class UWSGI(Server):
     key, name, package, exe = "uwsgi", "uWSGI", "uWSGI", os.path.join(VBIN, "uwsgi")
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         c = [
             self.exe, "--http11-socket", "%s:%d" % (HOST, port), "--master", "--processes", str(self.workers(table)),
-            "--threads", str(THREADS), "--chdir", APPS, "--virtualenv", VENV, "--module", module,
+            "--threads", str(THREADS), "--chdir", APPS, "--virtualenv", VENV, "--module", w.module,
             "--need-app", "--die-on-term", "--disable-logging", "--listen", "1024", "--tcp-nodelay",
         ]  # fmt: skip
         if self.workers(table) > 1:
@@ -242,10 +265,10 @@ class Waitress(Server):
             return "waitress (1 process: it has no worker processes)"
         return self.name
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         return [
             self.exe, "--listen=%s:%d" % (HOST, port), "--threads=%d" % THREADS, "--connection-limit=1000",
-            "--backlog=1024", module,
+            "--backlog=1024", w.module,
         ]  # fmt: skip
 
     def settings(self):
@@ -266,11 +289,11 @@ class Cheroot(Server):
             return "cheroot (1 process: it has no worker processes)"
         return self.name
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         # --chdir must come before the app: cheroot's CLI imports it while parsing.
         return [
             self.exe, "--bind", "%s:%d" % (HOST, port), "--chdir", APPS, "--threads", str(THREADS),
-            "--max-threads", str(THREADS), "--request-queue-size", "1024", module,
+            "--max-threads", str(THREADS), "--request-queue-size", "1024", w.module,
         ]  # fmt: skip
 
     def settings(self):
@@ -282,18 +305,19 @@ class Cheroot(Server):
 
 class Granian(Server):
     key, name, package, exe = "granian", "Granian", "granian", os.path.join(VBIN, "granian")
+    h2 = True  # --http auto (its default) takes h2c with prior knowledge
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         return [
             self.exe, "--interface", "wsgi", "--host", HOST, "--port", str(port), "--workers", str(self.workers(table)),
-            "--working-dir", APPS, module,
+            "--working-dir", APPS, w.module,
         ]  # fmt: skip
 
     def settings(self):
         return (
             "--interface wsgi, --workers = the table's process count; its docs' defaults for the rest: "
             "blocking threads = backpressure/2 = 512 per worker (spawned on demand; they are the WSGI threads), "
-            "1 runtime thread, backlog 1024, access log off"
+            "1 runtime thread, backlog 1024, access log off, --http auto (HTTP/1.1 and h2c on one port)"
         )
 
 
@@ -302,32 +326,48 @@ class Nginx(Server):
     answering the same static bodies from its own config (no Python)."""
 
     key, name, package, exe = "nginx", "nginx (static, reference)", None, "/usr/sbin/nginx"
-    STATIC = {"hello": ("/", "Hello, World!"), "b10": ("/b10", "x" * 9 + "\\n"), "b1k": ("/b1k", "x" * 1023 + "\\n")}
+    h2 = True  # `listen ... http2`: h2c with prior knowledge, for the h2 rows
+    # path -> body, as nginx config strings (`return 200 "..."`)
+    STATIC = {"/": "Hello, World!", "/b10": "x" * 9 + "\\n", "/b1k": "x" * 1023 + "\\n"}
+    # path -> size: too long for a config string, served from a file
+    FILES = {"/b10k": 10 * 1024}
 
-    def serves(self, w):
-        return w.name in self.STATIC
+    def why_not(self, w):
+        if (w.path not in self.STATIC and w.path not in self.FILES) or w.method != "GET":
+            return "n/a"
+        return None
 
-    def cmd(self, table, module, port):
+    def cmd(self, table, w, port):
         conf = os.path.join(BENCH_OUT_TMP, "nginx-%d.conf" % port)
         os.makedirs(BENCH_OUT_TMP, exist_ok=True)
         locs = "".join(
             '    location = %s { default_type text/plain; return 200 "%s"; }\n' % (path, body)
-            for path, body in self.STATIC.values()
+            for path, body in self.STATIC.items()
         )
+        for path, size in self.FILES.items():
+            name = os.path.join(BENCH_OUT_TMP, "static" + path)
+            os.makedirs(os.path.dirname(name), exist_ok=True)
+            with open(name, "w") as f:
+                f.write("x" * (size - 1) + "\n")
+            locs += "    location = %s { default_type text/plain; alias %s; }\n" % (path, name)
         with open(conf, "w") as f:
             f.write(
                 "daemon off;\nmaster_process %s;\nworker_processes %d;\npid %s.pid;\nerror_log stderr warn;\n"
                 "events { worker_connections 4096; }\n"
                 "http {\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path %s;\n"
-                "  server {\n    listen %s:%d backlog=1024;\n%s  }\n}\n"
-                % ("on" if self.workers(table) > 1 else "off", self.workers(table), conf, BENCH_OUT_TMP, HOST, port, locs)
+                "  server {\n    listen %s:%d backlog=1024%s;\n%s  }\n}\n"
+                % (
+                    "on" if self.workers(table) > 1 else "off", self.workers(table), conf, BENCH_OUT_TMP, HOST, port,
+                    " http2" if w.h2 else "", locs,
+                )
             )
         return [self.exe, "-e", "stderr", "-p", BENCH_OUT_TMP, "-c", conf]
 
     def settings(self):
         return (
-            "not a WSGI server: `return 200` of the same static bodies from its config, worker_processes = the "
-            "table's process count, keepalive_requests 1000000, access log off; the ceiling issue 4 measures pogo against"
+            "not a WSGI server: `return 200` of the same static bodies from its config (10 KiB: a file), worker_processes = the "
+            "table's process count, keepalive_requests 1000000, access log off, `listen ... http2` (h2c only) for the h2 "
+            "rows; the ceiling issue 4 measures pogo against"
         )
 
     def missing(self):
@@ -539,12 +579,86 @@ def post_script(out, size):
     return path
 
 
-def run_wrk(cmd, duration):
+# ---------------------------------------------------------------- h2load
+
+
+def h2load_cmd(table, w, url, duration, log_file):
+    c = ["taskset", "-c", "1", "h2load", "-t1"] if table == PER_CORE else ["h2load", "-t2"]
+    c += ["-c%d" % w.conns, "-m%d" % w.h2_streams, "-D", fmt_num(duration)]
+    if log_file:
+        c += ["--log-file", log_file]
+    return c + [url]
+
+
+def parse_h2load(text, log_file):
+    """h2load's summary, with the latency percentiles computed from its
+    per-request log (h2load prints none): the third column is the
+    microseconds from request to the end of its response."""
+    r = {"rps": None, "requests": 0, "avg_ms": None, "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None}
+    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
+    total = done = ok = failed = errored = timeouts = 0
+    if m:
+        total, done, ok, failed, errored, timeouts = (int(x) for x in m.groups())
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    non2xx = int(m.group(3)) + int(m.group(4)) if m else 0
+    r["requests"] = done
+    r["non2xx"], r["timeouts"], r["stream_errors"] = non2xx, timeouts, max(0, failed - timeouts)
+    r["connect_errors"] = r["read_errors"] = r["write_errors"] = 0
+    r["errors"] = non2xx + failed
+    durations = []
+    if log_file and os.path.exists(log_file):
+        with open(log_file) as f:
+            for line in f:
+                parts = line.split("\t")
+                if len(parts) >= 3:
+                    durations.append(int(parts[2]))
+        os.unlink(log_file)
+    if durations:
+        durations.sort()
+        r["avg_ms"] = sum(durations) / len(durations) / 1000
+        for pct in (50, 75, 90, 99):
+            r["p%d_ms" % pct] = durations[min(len(durations) - 1, len(durations) * pct // 100)] / 1000
+    return r
+
+
+def h2_once(port, path, timeout):
+    """One h2c GET with h2load: (status class counts line, data bytes) or None."""
+    try:
+        p = subprocess.run(
+            ["h2load", "-n1", "-c1", "-T", str(int(max(1, timeout))), "http://%s:%d%s" % (HOST, port, path)],
+            capture_output=True, text=True, timeout=timeout + 5,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return None
+    if not re.search(r"requests: 1 total, 1 started, 1 done, 1 succeeded", p.stdout):
+        return None
+    m = re.search(r"status codes: (\d+) 2xx", p.stdout)
+    d = re.search(r"\((\d+)\) data", p.stdout)
+    return (m and int(m.group(1)) == 1), (int(d.group(1)) if d else -1)
+
+
+# ---------------------------------------------------------------- either
+
+
+def load_cmd(table, w, url, duration, script, log_file=None):
+    if w.h2:
+        return h2load_cmd(table, w, url, duration, log_file)
+    return wrk_cmd(table, w, url, duration, script)
+
+
+def run_load(cmd, duration, w):
+    """Runs wrk or h2load; returns the parsed figures and the raw output."""
+    log_file = None
+    if w.h2:
+        log_file = cmd[cmd.index("--log-file") + 1]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
-    r = parse_wrk(p.stdout)
+    r = parse_h2load(p.stdout, log_file) if w.h2 else parse_wrk(p.stdout)
     r["exit"] = p.returncode
     if p.returncode != 0 or r["rps"] is None:
-        r["wrk_error"] = (p.stderr.strip() or p.stdout.strip())[-300:]
+        r["load_error"] = (p.stderr.strip() or p.stdout.strip())[-300:]
     return r, p.stdout
 
 
@@ -555,6 +669,16 @@ def check(port, w, timeout=10):
     """One request of the workload: is the answer right? Returns None or why
     not. "request failed: ..." means no response head came back (the server
     may still be loading the app); anything else is a wrong answer."""
+    if w.h2:
+        got = h2_once(port, w.path, timeout)
+        if got is None:
+            return "request failed: no h2c response"
+        ok, n = got
+        if not ok:
+            return "h2c: status not 2xx"
+        if w.expect_len is not None and n != w.expect_len:
+            return "body length %d, expected %d" % (n, w.expect_len)
+        return None
     body = b"x" * w.body if w.body else None
     try:
         c = http.client.HTTPConnection(HOST, port, timeout=timeout)
@@ -590,8 +714,11 @@ def check(port, w, timeout=10):
     return None
 
 
-def probe(port, path, timeout):
+def probe(port, w, timeout):
     """A GET on a new connection; True when any response head comes back."""
+    if w.h2:
+        return h2_once(port, w.path, timeout) is not None
+    path = w.path
     try:
         c = http.client.HTTPConnection(HOST, port, timeout=timeout)
         c.request("GET", path)
@@ -613,7 +740,7 @@ def drain(proc, port, w):
     Returns the seconds it took, or None if it did not answer in DRAIN_LIMIT."""
     t0 = time.time()
     while time.time() - t0 < DRAIN_LIMIT and proc.poll() is None:
-        if probe(port, w.path, DRAIN_LIMIT - (time.time() - t0)):
+        if probe(port, w, DRAIN_LIMIT - (time.time() - t0)):
             return round(time.time() - t0, 2)
         time.sleep(0.2)
     return None
@@ -691,16 +818,17 @@ class Runner:
     def point(self, table, server, w):
         a = self.args
         port = self.free_port()
-        scmd = server.cmd(table, w.module, port)
+        scmd = server.cmd(table, w, port)
         if table == PER_CORE:
             scmd = ["taskset", "-c", "0"] + scmd
         script = post_script(self.out, w.body) if w.method == "POST" else None
         url = "http://%s:%d%s" % (HOST, port, w.path)
-        wcmd = wrk_cmd(table, w, url, a.duration, script)
-        warm = wrk_cmd(table, w, url, a.warmup, script)
+        h2log = os.path.join(self.out, "h2load-requests.tsv")  # per run; parse_h2load removes it
+        wcmd = load_cmd(table, w, url, a.duration, script, h2log)
+        warm = load_cmd(table, w, url, a.warmup, script, h2log)
         res = {
             "table": table, "server": server.key, "label": server.label(table), "workload": w.name,
-            "server_cmd": scmd, "wrk_cmd": wcmd, "port": port, "conns": w.conns, "runs": [],
+            "server_cmd": scmd, "wrk_cmd": wcmd, "port": port, "conns": w.concurrency, "runs": [],
         }  # fmt: skip
         logpath = os.path.join(self.out, "logs", "%s-%s-%s.log" % (table, server.key, w.name))
         os.makedirs(os.path.dirname(logpath), exist_ok=True)
@@ -722,13 +850,13 @@ class Runner:
                 if not ok:
                     res["failed"] = why
                     return res
-                warm_r, _ = run_wrk(warm, a.warmup)
+                warm_r, _ = run_load(warm, a.warmup, w)
                 warm_r["drain_s"] = drain(proc, port, w)
                 res["warmup"] = warm_r
                 for i in range(a.runs):
                     pids = process_tree(proc.pid)
                     c0 = cpu_seconds(pids)
-                    r, text = run_wrk(wcmd, a.duration)
+                    r, text = run_load(wcmd, a.duration, w)
                     c1 = cpu_seconds(process_tree(proc.pid))
                     if r["requests"]:
                         r["cpu_us_per_req"] = round((c1 - c0) * 1e6 / r["requests"], 1)
@@ -762,9 +890,9 @@ def summarize(res):
     s = {k: med.get(k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
     s["errors"] = sum(r["errors"] for r in res["runs"])
     s["error_kinds"] = {
-        k: sum(r[k] for r in res["runs"])
-        for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
-        if sum(r[k] for r in res["runs"])
+        k: sum(r.get(k, 0) for r in res["runs"])
+        for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts", "stream_errors")
+        if sum(r.get(k, 0) for r in res["runs"])
     }
     s["warmup_errors"] = (res.get("warmup") or {}).get("errors", 0)
     # Little's law: a closed-loop client keeps every connection busy, so
@@ -810,6 +938,7 @@ def machine():
     commit = sh(["git", "rev-parse", "--short", "HEAD"]) or "?"
     dirty = sh(["git", "status", "--porcelain", "--untracked-files=no"])
     wrkv = sh(["wrk", "-v"]).splitlines()
+    h2v = sh(["h2load", "--version"]).split()
     return {
         "nproc": sh(["nproc"]),
         "cpu": model,
@@ -818,6 +947,7 @@ def machine():
         "python": platform.python_version(),
         "pogo_commit": commit + (" (with uncommitted changes)" if dirty else ""),
         "wrk": wrkv[0].split(" [")[0] if wrkv else "?",
+        "h2load": " ".join(h2v[:2]) if h2v else "h2load",
     }
 
 
@@ -858,11 +988,11 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
     L.append("")
     L.append(
         "Machine: %s CPUs (`nproc`), %s, %s RAM, Linux %s; Python %s; pogo commit %s; %s."
-        % (m["nproc"], m["cpu"], m["memory"], m["kernel"], m["python"], m["pogo_commit"], m["wrk"])
+        % (m["nproc"], m["cpu"], m["memory"], m["kernel"], m["python"], m["pogo_commit"], m["wrk"] + (", " + m["h2load"] if m.get("h2load") else ""))
     )
     L.append("")
     L.append(
-        "Method (shared/BENCH.md): %s; each point: start the server, one checked request, %ss of wrk warm-up, "
+        "Method (shared/BENCH.md): %s; each point: start the server, one checked request, %ss of load (wrk or h2load) as warm-up, "
         "then %d run(s) of %ss, each after the server has drained what the previous wrk left queued; the median "
         "run by req/s is shown. Cells: **req/s · p99 · errors**; errors are "
         "the sum over all measured runs of wrk's non-2xx/3xx responses and socket errors (connect, read, write, "
@@ -885,8 +1015,14 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
     if png_ok:
         L.append("![req/s per workload and server](results.png)")
         L.append("")
-    L.append("HTTP/2 (h2load) rows: not in the harness yet (pogo serves HTTP/2 since c285d20; scripts/h2spec.sh covers conformance).")
-    L.append("")
+    if any(w.h2 for w in workloads):
+        L.append(
+            "HTTP/2 rows (`h2-…`): h2c with prior knowledge on the server's one port, loaded by %s with the "
+            "connections × concurrent streams the row names; h2load prints no percentiles, so p50/p99 come from its "
+            "per-request log (`--log-file`); errors are failed requests plus 4xx/5xx. Servers without HTTP/2 say so."
+            % m.get("h2load", "h2load")
+        )
+        L.append("")
     for table in tables:
         cols = [s for s in servers]
         L.append("## %s" % TABLE_TITLES[table])
@@ -899,8 +1035,8 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
                 res = results.get((table, s.key, w.name))
                 if s.key in missing:
                     row.append("not installed")
-                elif not s.serves(w):
-                    row.append("n/a")
+                elif s.why_not(w):
+                    row.append(s.why_not(w))
                 else:
                     row.append(cell(res and res.get("summary"), res))
             L.append("| " + " | ".join(row) + " |")
@@ -994,7 +1130,7 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
                     L.append("# %s, %s" % (r["label"], w.module))
                     L.append(line)
         L.append("")
-        L.append("# wrk, one line per workload (warm-up: the same with -d%ss)" % fmt_num(a["warmup"]))
+        L.append("# wrk or h2load, one line per workload (warm-up: the same for %ss)" % fmt_num(a["warmup"]))
         seenw = set()
         for w in workloads:
             for s in servers:
@@ -1055,7 +1191,7 @@ def write_png(path, meta, tables, results, servers, workloads, missing):
                 sm = r and r.get("summary")
                 note = dict(rotation=90, ha="center", va="bottom", fontsize=7)
                 if s.key in missing or r is None:
-                    ax.text(x, bottom * 1.1, "not installed" if s.key in missing else "n/a", color="#777", **note)
+                    ax.text(x, bottom * 1.1, "not installed" if s.key in missing else (s.why_not(w) or "n/a"), color="#777", **note)
                     continue
                 if not sm or r.get("failed"):
                     ax.text(x, bottom * 1.1, "failed to start", color="red", weight="bold", **note)
@@ -1202,9 +1338,11 @@ def main(argv=None):
     missing = {s.key: s.missing() for s in servers if s.missing()}
     for k, why in missing.items():
         log("bench: %s: %s" % (SERVER_BY_KEY[k].name, why))
-    # workloads whose framework is missing are reported, not run
+    # workloads whose framework or load generator is missing are reported, not run
     skipped = {}
     for w in workloads:
+        if w.h2 and not shutil.which("h2load"):
+            skipped[w.name] = "h2load is not installed (bench/setup.sh installs nghttp2-client)"
         pkg = APPS_SPEC[w.app][1]
         if pkg and os.path.exists(os.path.join(STATUS, "%s.failed" % pkg)):
             with open(os.path.join(STATUS, "%s.failed" % pkg)) as f:
@@ -1234,7 +1372,7 @@ def main(argv=None):
         for t in a.tables
         for w in workloads
         for s in servers
-        if s.key not in missing and w.name not in skipped and s.serves(w)
+        if s.key not in missing and w.name not in skipped and not s.why_not(w)
     ]
     log("bench: %d points (%s), output in %s" % (len(points), ", ".join(a.tables), out))
     def save():

@@ -6,7 +6,8 @@
 # - the pinned packages of bench/requirements.txt, installed one at a time: a
 #   package that fails is recorded in bench/.venv/bench-status/NAME.failed
 #   with pip's last error line (bench.py reports it) and does not stop setup;
-# - wrk (apt-get install, with apt-get update only if the first try fails);
+# - wrk and h2load (apt-get install, with apt-get update only if the first
+#   try fails); nginx, the reference;
 # - bin/pogo (make -s build from the repo root).
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -57,6 +58,15 @@ if ! command -v wrk >/dev/null; then
 	apt-get install -y -q wrk >/dev/null 2>&1 ||
 		{ apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } ||
 		die "cannot install wrk"
+fi
+# h2load (nghttp2-client) loads the HTTP/2 rows; without it they are skipped
+# and the results say so.
+if ! command -v h2load >/dev/null; then
+	say "installing h2load (nghttp2-client)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q nghttp2-client >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q nghttp2-client >/dev/null; } ||
+		say "cannot install h2load: the HTTP/2 rows will say so"
 fi
 # nginx is the reference ceiling (static bodies, no Python); a missing one is
 # reported in the results, not fatal.
