@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,18 +128,23 @@ func TestSlowClients(t *testing.T) {
 			}
 		}()
 	}
-	// Meanwhile a normal client is served at once.
+	// Meanwhile a normal client is served at once: not held until the
+	// slow ones time out (2 s). The median allows for a loaded machine
+	// (this test runs with -race beside others) stalling one request.
 	time.Sleep(200 * time.Millisecond)
-	for range 20 {
+	var took []time.Duration
+	for range 21 {
 		began := time.Now()
 		resp, err := http.Get("http://" + addr + "/fast")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if d := time.Since(began); d > time.Second {
-			t.Errorf("a normal request took %v among %d slow clients", d, n)
-		}
+		took = append(took, time.Since(began))
+	}
+	slices.Sort(took)
+	if med, worst := took[len(took)/2], took[len(took)-1]; med > 250*time.Millisecond || worst > 1500*time.Millisecond {
+		t.Errorf("normal requests among %d slow clients took %v (median), %v (slowest); want them served at once", n, med, worst)
 	}
 	wg.Wait()
 	if got := closed.Load(); got != int32(n) {
