@@ -51,6 +51,7 @@ type h2Exchange struct {
 	rc     *http.ResponseController
 	status int
 	bytes  int64
+	whole  bool // the body comes in one Write: the stream's end flushes it
 	fields []wsgi.Field
 	limit  limitedBody
 	guard  *h2Guard // with Options.GatewayTimeouts, else nil
@@ -221,7 +222,9 @@ func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
 	defer x.unlock()
 	hdr := x.w.Header()
 	for _, f := range h.Header {
-		hdr.Add(f.Name, f.Value)
+		// h's strings are the gateway's until WriteHeader returns; the
+		// http2 server reads the header map later.
+		hdr.Add(strings.Clone(f.Name), strings.Clone(f.Value))
 	}
 	if _, ok := hdr["Content-Type"]; !ok {
 		hdr["Content-Type"] = nil // no sniffing: send what the app said
@@ -230,6 +233,7 @@ func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
 		hdr.Set("Content-Length", strconv.FormatInt(h.ContentLength, 10))
 	}
 	x.status = h.Status
+	x.whole = h.Whole
 	x.w.WriteHeader(h.Status)
 	return nil
 }
@@ -244,7 +248,7 @@ func (x *h2Exchange) Write(p []byte) error {
 	if errors.Is(err, http.ErrBodyNotAllowed) {
 		return nil // 204/304: the body is dropped, as HTTP requires
 	}
-	if err != nil {
+	if err != nil || x.whole {
 		return err
 	}
 	return x.rc.Flush()

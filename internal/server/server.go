@@ -144,8 +144,10 @@ type exchange struct {
 	w      *http1.ResponseWriter
 	fields []wsgi.Field
 	out    []http1.HeaderField
-	head   *wsgi.ResponseHead // what the app answered, for the access log
 	limit  limitedBody
+
+	keepHead bool         // the access log is on: WriteHeader copies the head
+	sent     []wsgi.Field // the app's response headers, copied for the access log
 }
 
 // str views b as a string without copying. The request's strings point
@@ -164,30 +166,31 @@ func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.R
 	}
 	x := exchanges.Get().(*exchange)
 	defer func() {
-		*x = exchange{fields: x.fields[:0], out: x.out[:0]}
+		*x = exchange{fields: x.fields[:0], out: x.out[:0], sent: x.sent[:0]}
 		exchanges.Put(x)
 	}()
 	x.w = w
+	x.keepHead = s.opts.Access != nil
 	s.fill(x, r, body, ci)
 
-	err := s.opts.Gateway.Serve(&x.req, x)
-	var herr *wsgi.HTTPError
-	switch {
-	case err == nil:
-	case errors.As(err, &herr):
-		if w.Status() == 0 {
-			x.writeError(herr)
-		} else {
-			w.Abort()
-		}
-	default:
-		// The response is incomplete: close without finishing it, so the
-		// client sees a truncated, never a corrupt, response.
-		w.Abort()
+	if err := s.opts.Gateway.Serve(&x.req, x); err != nil {
+		x.failed(err)
 	}
 	if s.opts.Access != nil {
 		s.access(x, r, start)
 	}
+}
+
+// failed ends a response the gateway could not complete.
+func (x *exchange) failed(err error) {
+	var herr *wsgi.HTTPError
+	if errors.As(err, &herr) && x.w.Status() == 0 {
+		x.writeError(herr)
+		return
+	}
+	// The response is incomplete: close without finishing it, so the
+	// client sees a truncated, never a corrupt, response.
+	x.w.Abort()
 }
 
 // fill maps the engine's request to a wsgi.Request.
@@ -264,8 +267,8 @@ func (s *Server) access(x *exchange, r *http1.Request, start time.Time) {
 		BodyBytes:      x.w.Written(),
 		RequestHeaders: fieldList(x.req.Header),
 	}
-	if x.head != nil {
-		e.ResponseHeaders = fieldList(x.head.Header)
+	if x.w.Status() != 0 {
+		e.ResponseHeaders = fieldList(x.sent)
 	}
 	s.opts.Access.Log(&e)
 }
@@ -285,9 +288,11 @@ func (l fieldList) Get(name string) string {
 // wsgi.ResponseWriter
 
 func (x *exchange) WriteHeader(h *wsgi.ResponseHead) error {
-	x.head = h
 	for _, f := range h.Header {
 		x.out = append(x.out, http1.HeaderField{Name: f.Name, Value: f.Value})
+		if x.keepHead {
+			x.sent = append(x.sent, wsgi.Field{Name: strings.Clone(f.Name), Value: strings.Clone(f.Value)})
+		}
 	}
 	return x.w.WriteHeader(h.Status, h.Reason, x.out, h.ContentLength, h.Close)
 }

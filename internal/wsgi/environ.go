@@ -2,9 +2,9 @@ package wsgi
 
 import (
 	"encoding/binary"
-	"net"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // envKeys are the environ keys sent by index in the env buffer; the C side
@@ -250,10 +250,24 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// splitHostPort splits "host:port", "[::1]:port", "host" or "[::1]".
+// splitHostPort splits "host:port", "[::1]:port", "host" or "[::1]"; a
+// bare IPv6 address has no port. (net.SplitHostPort allocates an error
+// for a Host without a port, the most common kind.)
 func splitHostPort(hostport string) (host, port string) {
-	if h, p, err := net.SplitHostPort(hostport); err == nil {
-		return h, p
+	if rest, ok := strings.CutPrefix(hostport, "["); ok {
+		host, rest, ok = strings.Cut(rest, "]")
+		if !ok {
+			return host, ""
+		}
+		port, _ = strings.CutPrefix(rest, ":")
+		return host, port
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), ""
+	if i := strings.IndexByte(hostport, ':'); i >= 0 && i == strings.LastIndexByte(hostport, ':') {
+		return hostport[:i], hostport[i+1:]
+	}
+	return hostport, ""
 }
+
+// str views b as a string without copying; b must not change while the
+// string is in use.
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

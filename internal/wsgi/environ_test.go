@@ -79,10 +79,28 @@ func TestSplitTarget(t *testing.T) {
 	}
 }
 
+func TestSplitHostPort(t *testing.T) {
+	for _, c := range []struct{ in, host, port string }{
+		{"example.com", "example.com", ""},
+		{"example.com:8080", "example.com", "8080"},
+		{"example.com:", "example.com", ""},
+		{":80", "", "80"},
+		{"[::1]:80", "::1", "80"},
+		{"[::1]", "::1", ""},
+		{"[::1", "::1", ""},
+		{"::1", "::1", ""},
+		{"", "", ""},
+	} {
+		if h, p := splitHostPort(c.in); h != c.host || p != c.port {
+			t.Errorf("splitHostPort(%q) = %q, %q; want %q, %q", c.in, h, p, c.host, c.port)
+		}
+	}
+}
+
 func TestParseHead(t *testing.T) {
 	head := func(parts ...string) []byte { return []byte(strings.Join(parts, "\x00") + "\x00") }
 	h, err := parseHead(head("200 OK", "Content-Type", "text/plain", "Connection", "close",
-		"Keep-Alive", "x", "Transfer-Encoding", "chunked", "Content-Length", " 12 ", "Set-Cookie", "a", "set-cookie", "b"))
+		"Keep-Alive", "x", "Transfer-Encoding", "chunked", "Content-Length", " 12 ", "Set-Cookie", "a", "set-cookie", "b"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +109,7 @@ func TestParseHead(t *testing.T) {
 	if !reflect.DeepEqual(h, want) {
 		t.Errorf("got %+v\nwant %+v", h, want)
 	}
-	if h, _ := parseHead(head("404")); h.Reason != "Not Found" {
+	if h, _ := parseHead(head("404"), nil); h.Reason != "Not Found" {
 		t.Errorf("reason for a bare code: %q", h.Reason)
 	}
 	for _, bad := range [][]byte{
@@ -99,7 +117,7 @@ func TestParseHead(t *testing.T) {
 		head("200 OK", "Content-Length", "-1"),
 		head("200 OK", "Content-Length", "1", "Content-Length", "2"),
 	} {
-		if _, err := parseHead(bad); err == nil {
+		if _, err := parseHead(bad, nil); err == nil {
 			t.Errorf("parseHead(%q): no error", bad)
 		}
 	}

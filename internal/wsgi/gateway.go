@@ -144,6 +144,8 @@ type call struct {
 	flags cpython.Flags
 
 	res     cpython.Result
+	head    ResponseHead // the app's, for WriteHeader (an interface call: on the heap anyway)
+	fields  []Field      // head.Header's backing array, reused: see parseHead
 	readErr error
 	sent    bool  // head was written through w
 	werr    error // first write error
@@ -160,6 +162,7 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	c := calls.Get().(*call)
 	defer func() {
 		c.req, c.w, c.res, c.readErr, c.werr, c.sent = nil, nil, cpython.Result{}, nil, nil, false
+		c.head = ResponseHead{}
 		calls.Put(c)
 	}()
 	c.req, c.w = req, w
@@ -339,7 +342,7 @@ func (g *Gateway) finish(c *call) error {
 	switch res.Kind {
 	case cpython.Buffered:
 		defer res.Release()
-		h, err := parseHead(res.Head())
+		h, err := c.parseHead(res.Head())
 		if err != nil {
 			g.appError(c, err.Error()+"\n")
 			return c.writeError(500)
@@ -349,7 +352,8 @@ func (g *Gateway) finish(c *call) error {
 			// skips the body (Werkzeug does) still knows its length.
 			h.ContentLength = int64(res.BodyLen())
 		}
-		if err := c.w.WriteHeader(&h); err != nil {
+		h.Whole = true
+		if err := c.w.WriteHeader(h); err != nil {
 			return ErrClientGone
 		}
 		if body := res.Body(); len(body) > 0 {
@@ -398,6 +402,7 @@ func (c *call) writeError(status int) error {
 		Reason:        statusText(status),
 		Header:        []Field{{"Content-Type", "text/plain; charset=utf-8"}},
 		ContentLength: int64(len(body)),
+		Whole:         true,
 	}
 	if err := c.w.WriteHeader(&h); err != nil {
 		return ErrClientGone
@@ -448,7 +453,7 @@ func (c *call) SendFile(head []byte, f *os.File, offset, count int64) error {
 // writeHead sends the head of a streamed response. length is the body
 // length when the server knows it (a file), else -1.
 func (c *call) writeHead(head []byte, length int64) error {
-	h, err := parseHead(head)
+	h, err := c.parseHead(head)
 	if err != nil {
 		c.werr = err
 		return err
@@ -457,18 +462,29 @@ func (c *call) writeHead(head []byte, length int64) error {
 		h.ContentLength = length
 	}
 	c.sent = true
-	if err := c.w.WriteHeader(&h); err != nil {
+	if err := c.w.WriteHeader(h); err != nil {
 		c.werr = ErrClientGone
 		return c.werr
 	}
 	return nil
 }
 
+// parseHead parses the app's head into c.head.
+func (c *call) parseHead(b []byte) (*ResponseHead, error) {
+	var err error
+	c.head, err = parseHead(b, c.fields[:0])
+	c.fields = c.head.Header
+	return &c.head, err
+}
+
 // parseHead decodes the C side's "STATUS\0Name\0Value\0..." block, already
 // validated for characters, into a ResponseHead, taking out hop-by-hop
-// headers and Content-Length.
-func parseHead(b []byte) (ResponseHead, error) {
-	h := ResponseHead{ContentLength: -1}
+// headers and Content-Length. The head's strings point into b (C memory,
+// valid until the Result is released or the write callback returns:
+// longer than ResponseWriter.WriteHeader may keep them); its fields are
+// appended to fields.
+func parseHead(b []byte, fields []Field) (ResponseHead, error) {
+	h := ResponseHead{ContentLength: -1, Header: fields}
 	status, rest, _ := bytes.Cut(b, []byte{0})
 	code, reason, _ := bytes.Cut(status, []byte{' '})
 	n, err := strconv.Atoi(string(code))
@@ -476,7 +492,7 @@ func parseHead(b []byte) (ResponseHead, error) {
 		return h, fmt.Errorf("wsgi: invalid status %q", status)
 	}
 	h.Status = n
-	h.Reason = string(reason)
+	h.Reason = str(reason)
 	if h.Reason == "" {
 		h.Reason = statusText(n)
 	}
@@ -486,13 +502,13 @@ func parseHead(b []byte) (ResponseHead, error) {
 		value, rest, _ = bytes.Cut(rest, []byte{0})
 		switch hop(name) {
 		case hopNone:
-			h.Header = append(h.Header, Field{string(name), string(value)})
+			h.Header = append(h.Header, Field{str(name), str(value)})
 		case hopConnection:
 			if bytes.EqualFold(bytes.TrimSpace(value), []byte("close")) {
 				h.Close = true
 			}
 		case hopContentLength:
-			cl, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
+			cl, err := strconv.ParseInt(str(bytes.TrimSpace(value)), 10, 64)
 			if err != nil || cl < 0 {
 				return h, fmt.Errorf("wsgi: invalid Content-Length %q from the application", value)
 			}

@@ -52,12 +52,18 @@ type ResponseHead struct {
 	ContentLength int64
 	// Close is set when the app sent "Connection: close".
 	Close bool
+	// Whole is set when the body follows in a single Write and nothing
+	// after it (a buffered response, an error page): the transport need
+	// not flush before the response ends.
+	Whole bool
 }
 
 // ResponseWriter is the transport's side of a response. Methods are called
 // from one goroutine at a time, in order: WriteHeader once, then Write or
 // SendFile.
 type ResponseWriter interface {
+	// WriteHeader sends the head. h and its strings are valid only
+	// during the call: what the transport keeps, it copies.
 	WriteHeader(h *ResponseHead) error
 	// Write sends body bytes and flushes them to the client.
 	Write(p []byte) error
