@@ -163,11 +163,13 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		}
 	}()
 
+	keys, reserved := wsgi.EnvKeys()
 	main, err := cpython.StartMain(cpython.Options{
-		Program: program,
-		Argv:    append([]string{"pogo"}, os.Args[1:]...),
-		EnvKeys: wsgi.EnvKeys(),
-		Errors:  errw,
+		Program:     program,
+		Argv:        append([]string{"pogo"}, os.Args[1:]...),
+		EnvKeys:     keys,
+		EnvReserved: reserved,
+		Errors:      errw,
 	})
 	if err != nil {
 		return exitError, err

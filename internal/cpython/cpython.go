@@ -38,6 +38,11 @@ type Options struct {
 	// EnvKeys names the environ keys the gateway's env buffer refers to by
 	// index: EnvKeys[i] is index i+1. At most 255.
 	EnvKeys []string
+	// EnvReserved says that the first EnvReserved keys (at most 64) come
+	// with nearly every request: every app's base environ holds them, so
+	// a request's environ replaces their values instead of growing its
+	// table, and drops those a request did not send.
+	EnvReserved int
 	// Errors receives wsgi.errors output. If nil, os.Stderr is used.
 	Errors io.Writer
 }
@@ -116,6 +121,9 @@ func start(opts Options) (*Thread, error) {
 	if len(opts.EnvKeys) > 255 {
 		return nil, errors.New("cpython: too many environ keys")
 	}
+	if opts.EnvReserved < 0 || opts.EnvReserved > min(64, len(opts.EnvKeys)) {
+		return nil, errors.New("cpython: EnvReserved out of range")
+	}
 	errorsOut = opts.Errors
 	if errorsOut == nil {
 		errorsOut = os.Stderr
@@ -135,7 +143,7 @@ func start(opts Options) (*Thread, error) {
 	t.handle = cgo.NewHandle(t)
 	var cerr *C.char
 	t.c = C.pogo_init(cprog, cstr(av), C.size_t(len(av)), cstr(keys), C.size_t(len(keys)),
-		cboot, C.uintptr_t(t.handle), &cerr)
+		C.int(opts.EnvReserved), cboot, C.uintptr_t(t.handle), &cerr)
 	if t.c == nil {
 		return nil, fmt.Errorf("cpython: %s", takeString(cerr))
 	}

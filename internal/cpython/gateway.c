@@ -663,12 +663,49 @@ PyObject *pogo_base_environ(int multiprocess)
 	                            "wsgi.errors", pogo_errors_obj,
 	                            "wsgi.file_wrapper", (PyObject *)&FileWrapperType,
 	                            "wsgi.input_terminated", Py_True);
+	if (d == NULL)
+		return NULL;
+	/* Every request sets these: holding them here sizes the table of each
+	 * copy for them (PyDict_Copy clones a dense table), so a request's
+	 * environ is built by replacing values, not by growing the dict twice.
+	 * None stands for "not set yet"; pogo_call sets or removes each. */
+	for (int k = 1; k <= pogo_nreserved; k++)
+		if (PyDict_SetItem(d, pogo_keys[k], Py_None) < 0)
+			goto fail;
+	if (PyDict_SetItem(d, k_input, Py_None) < 0 || PyDict_SetItem(d, k_scheme, Py_None) < 0)
+		goto fail;
 	return d;
+fail:
+	Py_DECREF(d);
+	return NULL;
+}
+
+/* The last value of each reserved key, reused while the next request sends
+ * the same bytes (the method, protocol, server name and port, SCRIPT_NAME,
+ * Host, often the client address: str objects are immutable). GIL-protected. */
+static PyObject *last_value[65];
+
+static PyObject *reserved_value(int k, const char *p, uint32_t n)
+{
+	PyObject *v = last_value[k];
+	if (v != NULL && PyUnicode_GET_LENGTH(v) == (Py_ssize_t)n && memcmp(PyUnicode_1BYTE_DATA(v), p, n) == 0) {
+		Py_INCREF(v);
+		return v;
+	}
+	v = PyUnicode_DecodeLatin1(p, n, NULL);
+	if (v != NULL && PyUnicode_KIND(v) == PyUnicode_1BYTE_KIND) {
+		PyObject *old = last_value[k];
+		Py_INCREF(v);
+		last_value[k] = v;
+		Py_XDECREF(old);
+	}
+	return v;
 }
 
 static int decode_env(PyObject *env, const char *p, size_t len)
 {
 	const char *end = p + len;
+	uint64_t set = 0; /* reserved keys set: bit k-1 */
 	while (p < end) {
 		unsigned k = (unsigned char)*p++;
 		PyObject *key;
@@ -688,7 +725,13 @@ static int decode_env(PyObject *env, const char *p, size_t len)
 		uint32_t vl;
 		memcpy(&vl, p, 4);
 		p += 4;
-		PyObject *val = key ? PyUnicode_DecodeLatin1(p, vl, NULL) : NULL;
+		PyObject *val = NULL;
+		if (key != NULL && k >= 1 && (int)k <= pogo_nreserved) {
+			set |= (uint64_t)1 << (k - 1);
+			val = reserved_value((int)k, p, vl);
+		} else if (key != NULL) {
+			val = PyUnicode_DecodeLatin1(p, vl, NULL);
+		}
 		p += vl;
 		int rc = val ? PyDict_SetItem(env, key, val) : -1;
 		Py_XDECREF(key);
@@ -696,6 +739,10 @@ static int decode_env(PyObject *env, const char *p, size_t len)
 		if (rc < 0)
 			return -1;
 	}
+	/* A reserved key this request did not send (Host, in HTTP/1.0). */
+	for (int k = 1; k <= pogo_nreserved; k++)
+		if (!(set & ((uint64_t)1 << (k - 1))) && PyDict_DelItem(env, pogo_keys[k]) < 0)
+			return -1;
 	return 0;
 }
 

@@ -14,13 +14,14 @@ struct pogo_thread {
 
 struct pogo_app {
 	PyObject *callable;
-	PyObject *base; /* environ entries that are the same for every request */
+	PyObject *base; /* environ entries that are the same for every request, and the reserved keys */
 };
 
 /* State set up by pogo_init (module types, interned names); GIL-protected. */
 extern PyObject *pogo_module;     /* the _pogo module */
 extern PyObject **pogo_keys;      /* interned environ keys, 1-based */
 extern Py_ssize_t pogo_nkeys;
+extern int pogo_nreserved;        /* keys 1..pogo_nreserved are in every base environ */
 extern PyObject *pogo_errors_obj; /* the shared wsgi.errors object */
 
 /* interp.c: a thread state for the calling OS thread, kept for its life. */

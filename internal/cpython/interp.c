@@ -7,6 +7,7 @@
 PyObject *pogo_module;
 PyObject **pogo_keys;
 Py_ssize_t pogo_nkeys;
+int pogo_nreserved;
 
 static PyInterpreterState *interp;
 static PyObject *format_exception_fn; /* traceback.format_exception */
@@ -184,12 +185,14 @@ static int init_module(const char *keys, size_t keys_len, const char *bootstrap)
 		p += strlen(p) + 1;
 	}
 	pogo_nkeys = n;
+	if (pogo_nreserved > n)
+		pogo_nreserved = (int)n;
 	return 0;
 }
 
 pogo_thread *pogo_init(const char *program, const char *argv, size_t argv_len,
-                       const char *keys, size_t keys_len, const char *bootstrap,
-                       uintptr_t handle, char **err)
+                       const char *keys, size_t keys_len, int reserved,
+                       const char *bootstrap, uintptr_t handle, char **err)
 {
 	PyConfig config;
 	PyStatus st;
@@ -227,6 +230,9 @@ pogo_thread *pogo_init(const char *program, const char *argv, size_t argv_len,
 
 	PyThreadState *main = PyThreadState_Get();
 	interp = PyThreadState_GetInterpreter(main);
+	if (reserved < 0 || reserved > 64)
+		reserved = 0;
+	pogo_nreserved = reserved;
 	if (init_module(keys, keys_len, bootstrap) < 0) {
 		*err = setup_error();
 		PyEval_SaveThread();

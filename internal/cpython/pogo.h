@@ -70,13 +70,14 @@ typedef struct {
  * Python's main thread, and returns its pogo_thread (GIL released). program
  * is the python executable whose prefix (or virtualenv) to use; argv sets
  * sys.argv; keys is a NUL-separated list of environ key names that
- * pogo_call's env buffer refers to by index (1-based); bootstrap is the
- * Python source of the _pogo helper module. On failure returns NULL and sets
- * *err.
+ * pogo_call's env buffer refers to by index (1-based), of which the first
+ * `reserved` (at most 64) come with nearly every request: base environs hold
+ * them (see pogo_call); bootstrap is the Python source of the _pogo helper
+ * module. On failure returns NULL and sets *err.
  */
 pogo_thread *pogo_init(const char *program, const char *argv, size_t argv_len,
-                       const char *keys, size_t keys_len, const char *bootstrap,
-                       uintptr_t handle, char **err);
+                       const char *keys, size_t keys_len, int reserved,
+                       const char *bootstrap, uintptr_t handle, char **err);
 
 /*
  * pogo_exec calls _pogo.<func>(arg) for setup work (not on the request
@@ -102,7 +103,10 @@ pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **e
  * pogo_call runs one request. env is the encoded environ: a sequence of
  * entries, each a key (one byte index into keys, or 0 followed by a
  * native-endian uint16 length and the name) and a value (native-endian
- * uint32 length and latin-1 bytes). body holds the request body read so far
+ * uint32 length and latin-1 bytes). The environ starts as a copy of the
+ * app's base environ, which holds the reserved keys (pogo_init) so that
+ * setting them does not grow the dict; a reserved key the buffer does not
+ * set is removed. body holds the request body read so far
  * (all of it unless POGO_MORE_BODY). Fills *out; returns out->kind.
  */
 int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,

@@ -92,6 +92,16 @@ func TestEnvironNoHost(t *testing.T) {
 	if _, ok := env["CONTENT_LENGTH"]; ok {
 		t.Errorf("CONTENT_LENGTH set for a request without a body")
 	}
+	// HTTP_HOST is among the keys the base environ reserves; a request
+	// without Host must not see it, nor any placeholder.
+	if v, ok := env["HTTP_HOST"]; ok {
+		t.Errorf("HTTP_HOST = %v for a request without Host", v)
+	}
+	for k, v := range env {
+		if v == "<NoneType>" {
+			t.Errorf("environ[%q] is None", k)
+		}
+	}
 }
 
 func equalJSON(a, b any) bool {

@@ -41,7 +41,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	py, err = cpython.StartMain(cpython.Options{Program: program, EnvKeys: wsgi.EnvKeys(), Errors: &pyErrors})
+	keys, reserved := wsgi.EnvKeys()
+	py, err = cpython.StartMain(cpython.Options{Program: program, EnvKeys: keys, EnvReserved: reserved, Errors: &pyErrors})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

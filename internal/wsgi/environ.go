@@ -8,13 +8,16 @@ import (
 )
 
 // envKeys are the environ keys sent by index in the env buffer; the C side
-// makes each an interned str once. Index i in this slice is key i+1.
+// makes each an interned str once. Index i in this slice is key i+1. The
+// first envReserved are in (nearly) every request: the base environ holds
+// them already, so building a request's environ replaces their values
+// instead of growing the dict (see cpython.Options.EnvReserved).
 var envKeys = []string{
 	"REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING",
-	"CONTENT_TYPE", "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT",
-	"SERVER_PROTOCOL", "SERVER_SOFTWARE", "REMOTE_ADDR", "REMOTE_PORT",
-	"REQUEST_URI", "RAW_URI",
-	"HTTP_HOST", "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING",
+	"SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+	"REMOTE_ADDR", "REMOTE_PORT", "REQUEST_URI", "RAW_URI", "HTTP_HOST",
+	// envReserved ends here.
+	"CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING",
 	"HTTP_ACCEPT_LANGUAGE", "HTTP_ACCEPT_CHARSET", "HTTP_CONNECTION", "HTTP_COOKIE",
 	"HTTP_CACHE_CONTROL", "HTTP_PRAGMA", "HTTP_REFERER", "HTTP_ORIGIN",
 	"HTTP_AUTHORIZATION", "HTTP_UPGRADE", "HTTP_UPGRADE_INSECURE_REQUESTS",
@@ -28,8 +31,13 @@ var envKeys = []string{
 	"HTTP_SEC_CH_UA_MOBILE", "HTTP_SEC_CH_UA_PLATFORM", "HTTP_PRIORITY",
 }
 
-// EnvKeys returns the key table to pass to cpython.Options.EnvKeys.
-func EnvKeys() []string { return envKeys }
+// envReserved is how many of envKeys buildEnviron sends with every
+// request (HTTP_HOST, the last, nearly every).
+const envReserved = 13
+
+// EnvKeys returns the key table and the reserved count to pass to
+// cpython.Options (EnvKeys, EnvReserved).
+func EnvKeys() (keys []string, reserved int) { return envKeys, envReserved }
 
 var keyIndex = func() map[string]byte {
 	m := make(map[string]byte, len(envKeys))
@@ -44,8 +52,6 @@ const (
 	kScriptName
 	kPathInfo
 	kQueryString
-	kContentType
-	kContentLength
 	kServerName
 	kServerPort
 	kServerProtocol
@@ -54,6 +60,9 @@ const (
 	kRemotePort
 	kRequestURI
 	kRawURI
+	kHost
+	kContentType
+	kContentLength
 )
 
 // envBuf encodes an environ for pogo_call: each entry is a key (one byte

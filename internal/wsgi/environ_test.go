@@ -79,6 +79,35 @@ func TestSplitTarget(t *testing.T) {
 	}
 }
 
+// TestEnvKeys: the key constants name their entries, and the reserved
+// keys are the ones buildEnviron always sends (and Host).
+func TestEnvKeys(t *testing.T) {
+	for k, name := range map[int]string{
+		kMethod: "REQUEST_METHOD", kScriptName: "SCRIPT_NAME", kPathInfo: "PATH_INFO", kQueryString: "QUERY_STRING",
+		kServerName: "SERVER_NAME", kServerPort: "SERVER_PORT", kServerProtocol: "SERVER_PROTOCOL",
+		kServerSoftware: "SERVER_SOFTWARE", kRemoteAddr: "REMOTE_ADDR", kRemotePort: "REMOTE_PORT",
+		kRequestURI: "REQUEST_URI", kRawURI: "RAW_URI", kHost: "HTTP_HOST",
+		kContentType: "CONTENT_TYPE", kContentLength: "CONTENT_LENGTH",
+	} {
+		if envKeys[k-1] != name {
+			t.Errorf("key %d is %q, want %q", k, envKeys[k-1], name)
+		}
+	}
+	req := &Request{Method: "GET", RequestURI: "/", Proto: "HTTP/1.0", RemoteAddr: "1.2.3.4", RemotePort: "5", LocalAddr: "127.0.0.1", LocalPort: "80"}
+	env, _ := buildEnviron(nil, nil, req, -1, "pogo")
+	sent := map[byte]bool{}
+	for b := env; len(b) > 0; {
+		k, n := b[0], binary.NativeEndian.Uint32(b[1:5])
+		sent[k] = true
+		b = b[5+n:]
+	}
+	for k := byte(1); k < envReserved; k++ { // all but HTTP_HOST
+		if !sent[k] {
+			t.Errorf("reserved key %s not sent for a request without headers", envKeys[k-1])
+		}
+	}
+}
+
 func TestSplitHostPort(t *testing.T) {
 	for _, c := range []struct{ in, host, port string }{
 		{"example.com", "example.com", ""},
