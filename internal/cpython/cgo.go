@@ -8,4 +8,6 @@ package cpython
 // #cgo noescape pogo_call
 // #cgo noescape pogo_call_here
 // #cgo noescape pogo_init
+// #cgo nocallback pogo_free2
+// #cgo noescape pogo_free2
 import "C"

@@ -219,8 +219,8 @@ func NewSlot() *Thread {
 	return t
 }
 
-// Result is the outcome of Call. Head and Body point into C memory owned by
-// the Result until Release.
+// Result is the outcome of Call. Head and Body point into the scratch
+// buffer given to Call or into C memory owned by the Result, until Release.
 type Result struct {
 	Kind      Kind
 	Traceback string // for the error kinds
@@ -228,6 +228,7 @@ type Result struct {
 	headLen   int
 	body      unsafe.Pointer
 	bodyLen   int
+	c         uint8 // bit 0: head is C memory, bit 1: body is
 }
 
 // Head is the response head for Buffered results: "STATUS\x00Name\x00Value\x00...".
@@ -245,23 +246,34 @@ func (r *Result) Body() []byte {
 // BodyLen is the length of the body, also for HEAD requests.
 func (r *Result) BodyLen() int { return r.bodyLen }
 
-// Release frees the C memory behind Head and Body.
+// Release frees the C memory behind Head and Body, if any.
 func (r *Result) Release() {
-	C.free(r.head)
-	C.free(r.body)
-	r.head, r.body = nil, nil
+	if r.c != 0 {
+		var h, b unsafe.Pointer
+		if r.c&1 != 0 {
+			h = r.head
+		}
+		if r.c&2 != 0 {
+			b = r.body
+		}
+		C.pogo_free2(h, b)
+	}
+	r.head, r.body, r.c = nil, nil, 0
 }
 
 // Call runs app for one request on this thread. env is the encoded environ
-// (see pogo.h); body is the request body read so far. h receives streamed
-// output and reads the rest of the body.
-func (t *Thread) Call(app *App, h Handler, env, body []byte, flags Flags) Result {
+// (see pogo.h); body is the request body read so far; a buffered
+// response's head and body go into scratch if they fit (the Result then
+// points into it). h receives streamed output and reads the rest of the
+// body.
+func (t *Thread) Call(app *App, h Handler, env, body, scratch []byte, flags Flags) Result {
 	t.handler = h
 	t.readErr = nil
+	sp, sn := (*C.char)(unsafe.Pointer(unsafe.SliceData(scratch))), C.size_t(len(scratch))
 	if t.c != nil {
-		C.pogo_call(t.c, app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), t.res)
+		C.pogo_call(t.c, app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), sp, sn, t.res)
 	} else {
-		C.pogo_call_here(C.uintptr_t(t.handle), app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), t.res)
+		C.pogo_call_here(C.uintptr_t(t.handle), app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), sp, sn, t.res)
 	}
 	t.handler = nil
 	res := t.res
@@ -272,6 +284,17 @@ func (t *Thread) Call(app *App, h Handler, env, body []byte, flags Flags) Result
 		body:    unsafe.Pointer(res.body),
 		bodyLen: int(res.body_len),
 	}
+	inScratch := func(p unsafe.Pointer) bool {
+		return len(scratch) > 0 && uintptr(p) >= uintptr(unsafe.Pointer(sp)) && uintptr(p) < uintptr(unsafe.Pointer(sp))+uintptr(sn)
+	}
+	if r.head != nil && !inScratch(r.head) {
+		r.c |= 1
+	}
+	if r.body != nil && !inScratch(r.body) {
+		r.c |= 2
+	}
+	// C keeps no Go pointer past the call.
+	res.head, res.body = nil, nil
 	if res.err != nil {
 		r.Traceback = C.GoStringN(res.err, C.int(res.err_len))
 		C.free(unsafe.Pointer(res.err))

@@ -323,6 +323,9 @@ typedef struct {
 	int gone;          /* the client went away */
 	int active;        /* cleared when the request ends */
 	size_t counted;    /* body bytes counted for HEAD */
+	char *scratch;     /* the caller's buffer for a buffered response (pogo_call) */
+	size_t scratch_cap;
+	size_t scratch_used; /* the body's bytes at its start */
 } Gate;
 
 static PyTypeObject GateType;
@@ -815,9 +818,13 @@ static int finish_sequence(Gate *g, PyObject *result, pogo_result *out)
 	if (!g->started)
 		return no_start();
 	if (!g->head_only && total > 0) {
-		char *body = malloc(total);
-		if (body == NULL)
+		char *body;
+		if (total <= g->scratch_cap) {
+			body = g->scratch; /* the head may follow it: see buffered() */
+			g->scratch_used = total;
+		} else if ((body = malloc(total)) == NULL) {
 			abort();
+		}
 		size_t off = 0;
 		for (Py_ssize_t i = 0; i < n; i++) {
 			size_t m = (size_t)PyBytes_GET_SIZE(items[i]);
@@ -927,8 +934,30 @@ static int finish(Gate *g, PyObject *result, pogo_result *out)
 	return 0;
 }
 
+/* buffered hands a buffered response's head to Go: after the body in the
+ * scratch buffer if it fits, else the malloc'd one. */
+static void buffered(Gate *g, pogo_result *out)
+{
+	if (g->scratch_used + g->head_len <= g->scratch_cap) {
+		out->head = g->scratch + g->scratch_used;
+		memcpy(out->head, g->head, g->head_len);
+		free(g->head);
+	} else {
+		out->head = g->head; /* ownership passes to Go */
+	}
+	out->head_len = g->head_len;
+	g->head = NULL;
+}
+
+void pogo_free2(void *a, void *b)
+{
+	free(a);
+	free(b);
+}
+
 int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
-              const char *body, size_t body_len, int flags, pogo_result *out)
+              const char *body, size_t body_len, int flags,
+              char *scratch, size_t scratch_cap, pogo_result *out)
 {
 	memset(out, 0, sizeof *out);
 	__atomic_store_n(&out->ident, PyThread_get_thread_ident(), __ATOMIC_RELEASE);
@@ -946,6 +975,9 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	g->head_only = (flags & POGO_HEAD) != 0;
 	g->active = 1;
 	g->counted = 0;
+	g->scratch = scratch;
+	g->scratch_cap = scratch_cap;
+	g->scratch_used = 0;
 	environ = PyDict_Copy(app->base);
 	if (environ == NULL)
 		goto internal;
@@ -976,11 +1008,8 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 		close_result(g, result, out);
 		Py_DECREF(result);
 	}
-	if (out->kind == POGO_BUFFERED) {
-		out->head = g->head; /* ownership passes to Go */
-		out->head_len = g->head_len;
-		g->head = NULL;
-	}
+	if (out->kind == POGO_BUFFERED)
+		buffered(g, out);
 	goto done;
 
 internal:
@@ -995,6 +1024,8 @@ done:
 	}
 	if (g != NULL) {
 		g->active = 0;
+		g->scratch = NULL; /* Go's: not kept past the call */
+		g->scratch_cap = 0;
 		Py_DECREF(g);
 	}
 	Py_XDECREF(environ);
@@ -1003,11 +1034,12 @@ done:
 }
 
 int pogo_call_here(uintptr_t handle, pogo_app *app, const char *env, size_t env_len,
-                   const char *body, size_t body_len, int flags, pogo_result *out)
+                   const char *body, size_t body_len, int flags,
+                   char *scratch, size_t scratch_cap, pogo_result *out)
 {
 	static __thread pogo_thread *here;
 	if (here == NULL)
 		here = pogo_thread_new(0);
 	here->handle = handle;
-	return pogo_call(here, app, env, env_len, body, body_len, flags, out);
+	return pogo_call(here, app, env, env_len, body, body_len, flags, scratch, scratch_cap, out);
 }

@@ -47,8 +47,9 @@ enum {
 /*
  * The outcome of one request. head is "STATUS\0Name\0Value\0..." (latin-1,
  * validated), body is the buffered body. Both are set only for
- * POGO_BUFFERED; err holds a traceback (UTF-8) for the error kinds. All are
- * malloc'd, owned by Go, freed with pogo_free.
+ * POGO_BUFFERED, each either inside the caller's scratch buffer (see
+ * pogo_call) or malloc'd; err holds a traceback (UTF-8) for the error kinds,
+ * malloc'd. Go owns what is malloc'd and frees it with free (pogo_free2).
  */
 typedef struct {
 	int kind;
@@ -107,10 +108,14 @@ pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **e
  * app's base environ, which holds the reserved keys (pogo_init) so that
  * setting them does not grow the dict; a reserved key the buffer does not
  * set is removed. body holds the request body read so far
- * (all of it unless POGO_MORE_BODY). Fills *out; returns out->kind.
+ * (all of it unless POGO_MORE_BODY). scratch (scratch_cap bytes, the
+ * caller's, borrowed for the call) takes a buffered response's head and
+ * body when they fit, so that most responses need no malloc and no free.
+ * Fills *out; returns out->kind.
  */
 int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
-              const char *body, size_t body_len, int flags, pogo_result *out);
+              const char *body, size_t body_len, int flags,
+              char *scratch, size_t scratch_cap, pogo_result *out);
 
 /*
  * pogo_call_here is pogo_call on the calling OS thread's own thread state,
@@ -118,7 +123,12 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
  * back to Go in the callbacks of this call.
  */
 int pogo_call_here(uintptr_t handle, pogo_app *app, const char *env, size_t env_len,
-                   const char *body, size_t body_len, int flags, pogo_result *out);
+                   const char *body, size_t body_len, int flags,
+                   char *scratch, size_t scratch_cap, pogo_result *out);
+
+/* pogo_free2 frees a and b (either may be NULL): one call for a result's
+ * head and body. */
+void pogo_free2(void *a, void *b);
 
 /* pogo_finalize runs atexit functions and flushes sys.stdout/stderr. The
  * interpreter is not torn down: the process is about to exit. */

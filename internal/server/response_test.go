@@ -89,6 +89,36 @@ func TestResponseFraming(t *testing.T) {
 
 // TestStartResponseValidation: invalid status or headers never reach the
 // wire; the client gets a 500 and the log says why.
+// TestBufferedSizes: buffered responses around the gateway's 16 KiB
+// scratch buffer, where head and body each land in it or in C memory,
+// arrive whole, over HTTP/1.1 and with HEAD.
+func TestBufferedSizes(t *testing.T) {
+	s := start(t, "response_app:app")
+	c := dial(t, s.Addr)
+	for _, q := range []string{"0", "1", "100", "16000", "16300&pad=10", "16300&pad=200", "16384", "16385", "20000&pad=16000", "100000"} {
+		for _, method := range []string{"GET", "HEAD"} {
+			c.send(method + " /sized?" + q + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, body := c.response(method)
+			n, _ := strconv.Atoi(strings.Split(q, "&")[0])
+			want := make([]byte, n)
+			for i := range want {
+				want[i] = byte(i % 251)
+			}
+			if method == "HEAD" {
+				want = nil
+			}
+			pad := 0
+			if _, p, ok := strings.Cut(q, "&pad="); ok {
+				pad, _ = strconv.Atoi(p)
+			}
+			if resp.StatusCode != 200 || resp.ContentLength != int64(n) || body != string(want) || len(resp.Header.Get("X-Pad")) != pad {
+				t.Errorf("%s ?%s: %d, Content-Length %d, %d body bytes (right: %v), X-Pad %d bytes; want %d bytes",
+					method, q, resp.StatusCode, resp.ContentLength, len(body), body == string(want), len(resp.Header.Get("X-Pad")), n)
+			}
+		}
+	}
+}
+
 func TestStartResponseValidation(t *testing.T) {
 	s := start(t, "response_app:app")
 	for _, path := range []string{"/bad_header_latin1", "/bad_header_crlf", "/bad_header_name", "/bad_status",

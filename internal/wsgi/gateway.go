@@ -142,6 +142,9 @@ type call struct {
 	path  []byte
 	body  []byte
 	flags cpython.Flags
+	// scratch takes a buffered response's head and body when they fit:
+	// most responses then need no C allocation (see cpython.Call).
+	scratch []byte
 
 	res     cpython.Result
 	head    ResponseHead // the app's, for WriteHeader (an interface call: on the heap anyway)
@@ -152,6 +155,11 @@ type call struct {
 }
 
 var calls = sync.Pool{New: func() any { return new(call) }}
+
+// scratchSize is the largest buffered response (head and body) a call
+// holds in Go memory; larger ones are malloc'd by C and freed after the
+// write.
+const scratchSize = 16 << 10
 
 // Serve runs req through the app and writes the response to w. It returns
 // nil when the response was written completely and the connection may be
@@ -211,7 +219,10 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		s.c, s.started = c, time.Now().UnixNano()
 		s.mu.Unlock()
 	}
-	c.res = s.t.Call(g.app, c, c.env, c.body, c.flags)
+	if c.scratch == nil {
+		c.scratch = make([]byte, scratchSize)
+	}
+	c.res = s.t.Call(g.app, c, c.env, c.body, c.scratch, c.flags)
 	c.readErr = s.t.ReadErr()
 	timedOut := false
 	if g.opts.Timeout > 0 {

@@ -10,6 +10,12 @@ def app(environ, start_response):
     if path == "/list":
         start_response("200 OK", text)
         return [b"hello ", b"world"]
+    if path == "/sized":
+        # ?N[&pad=M]: N bytes in two parts, a head padded by an M-byte header.
+        n, _, pad = environ["QUERY_STRING"].partition("&pad=")
+        body = bytes(i % 251 for i in range(int(n)))
+        start_response("200 OK", text + [("X-Pad", "p" * int(pad or 0))])
+        return [body[: len(body) // 2], body[len(body) // 2 :]]
     if path == "/tuple":
         start_response("201 Created", text)
         return (b"made",)
