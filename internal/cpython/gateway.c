@@ -314,6 +314,8 @@ static PyTypeObject InputType = {
 
 typedef struct {
 	PyObject_HEAD
+	vectorcallfunc vectorcall; /* start_response(status, headers, exc_info=None) */
+	PyObject *write;   /* the write callable start_response returns, made once */
 	pogo_thread *t;
 	char *head;        /* validated "STATUS\0Name\0Value\0..." */
 	size_t head_len;
@@ -442,13 +444,8 @@ static PyObject *gate_write(Gate *g, PyObject *data)
 
 static PyMethodDef write_def = {"write", (PyCFunction)gate_write, METH_O, "write(data): send body bytes"};
 
-static PyObject *gate_call(Gate *g, PyObject *args, PyObject *kwargs)
+static PyObject *start_response(Gate *g, PyObject *status, PyObject *headers, PyObject *exc_info)
 {
-	static char *kwlist[] = {"status", "headers", "exc_info", NULL};
-	PyObject *status, *headers, *exc_info = Py_None;
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response", kwlist,
-	                                 &status, &headers, &exc_info))
-		return NULL;
 	if (!g->active) {
 		PyErr_SetString(PyExc_ValueError, "start_response() called after the request ended");
 		return NULL;
@@ -482,12 +479,49 @@ static PyObject *gate_call(Gate *g, PyObject *args, PyObject *kwargs)
 	g->head = b.p;
 	g->head_len = b.n;
 	g->started = 1;
-	return PyCFunction_New(&write_def, (PyObject *)g);
+	if (g->write == NULL && (g->write = PyCFunction_New(&write_def, (PyObject *)g)) == NULL)
+		return NULL;
+	Py_INCREF(g->write);
+	return g->write;
+}
+
+/* gate_vectorcall parses start_response's arguments without building a
+ * tuple: it is called once per request. */
+static PyObject *gate_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+	static const char *names[] = {"status", "headers", "exc_info"};
+	PyObject *arg[3] = {NULL, NULL, Py_None};
+	Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+	if (nargs > 3) {
+		PyErr_Format(PyExc_TypeError, "start_response() takes at most 3 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	for (Py_ssize_t i = 0; i < nargs; i++)
+		arg[i] = args[i];
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	for (Py_ssize_t i = 0; i < nkw; i++) {
+		PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+		int j = 0;
+		while (j < 3 && PyUnicode_CompareWithASCIIString(name, names[j]) != 0)
+			j++;
+		if (j == 3 || j < nargs) {
+			PyErr_Format(PyExc_TypeError, j == 3 ? "start_response() got an unexpected keyword argument %R"
+			                                     : "start_response() got multiple values for argument %R", name);
+			return NULL;
+		}
+		arg[j] = args[nargs + i];
+	}
+	if (arg[0] == NULL || arg[1] == NULL) {
+		PyErr_SetString(PyExc_TypeError, "start_response() missing required argument 'status' or 'headers'");
+		return NULL;
+	}
+	return start_response((Gate *)self, arg[0], arg[1], arg[2]);
 }
 
 static void gate_dealloc(Gate *g)
 {
 	free(g->head);
+	Py_XDECREF(g->write);
 	Py_TYPE(g)->tp_free((PyObject *)g);
 }
 
@@ -496,8 +530,9 @@ static PyTypeObject GateType = {
 	.tp_name = "pogo.start_response",
 	.tp_basicsize = sizeof(Gate),
 	.tp_dealloc = (destructor)gate_dealloc,
-	.tp_call = (ternaryfunc)gate_call,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_vectorcall_offset = offsetof(Gate, vectorcall),
+	.tp_call = PyVectorcall_Call,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
 	.tp_doc = "start_response(status, headers, exc_info=None) -> write",
 };
 
@@ -934,6 +969,63 @@ static int finish(Gate *g, PyObject *result, pogo_result *out)
 	return 0;
 }
 
+/* A thread keeps the start_response and wsgi.input objects of its last
+ * request for the next one when nothing else refers to them any more (the
+ * app may keep either, which then stays as it was: ended). */
+
+static Gate *take_gate(pogo_thread *t)
+{
+	Gate *g = (Gate *)t->gate;
+	t->gate = NULL;
+	if (g == NULL && (g = PyObject_New(Gate, &GateType)) != NULL) {
+		g->vectorcall = gate_vectorcall;
+		g->write = NULL;
+	}
+	return g;
+}
+
+static void release_gate(pogo_thread *t, Gate *g)
+{
+	g->active = 0;
+	g->scratch = NULL; /* Go's: not kept past the call */
+	g->scratch_cap = 0;
+	free(g->head);
+	g->head = NULL;
+	/* Ours, and write's if write is only ours. */
+	if (t->gate == NULL && (g->write == NULL || Py_REFCNT(g->write) == 1) &&
+	    Py_REFCNT(g) == 1 + (g->write != NULL)) {
+		t->gate = (PyObject *)g;
+		return;
+	}
+	/* write keeps g alive for whoever holds it; g must not keep write. */
+	PyObject *w = g->write;
+	g->write = NULL;
+	Py_XDECREF(w);
+	Py_DECREF(g);
+}
+
+static Input *take_input(pogo_thread *t)
+{
+	Input *in = (Input *)t->input;
+	t->input = NULL;
+	return in != NULL ? in : PyObject_New(Input, &InputType);
+}
+
+static void release_input(pogo_thread *t, Input *in)
+{
+	in->active = 0;
+	in->p = NULL;
+	in->pos = in->len = 0;
+	in->more = 0;
+	free(in->buf);
+	in->buf = NULL;
+	if (t->input == NULL && Py_REFCNT(in) == 1) {
+		t->input = (PyObject *)in;
+		return;
+	}
+	Py_DECREF(in);
+}
+
 /* buffered hands a buffered response's head to Go: after the body in the
  * scratch buffer if it fits, else the malloc'd one. */
 static void buffered(Gate *g, pogo_result *out)
@@ -965,7 +1057,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 
 	Input *in = NULL;
 	PyObject *environ = NULL;
-	Gate *g = PyObject_New(Gate, &GateType);
+	Gate *g = take_gate(t);
 	if (g == NULL)
 		goto internal;
 	g->t = t;
@@ -982,7 +1074,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	if (environ == NULL)
 		goto internal;
 
-	in = PyObject_New(Input, &InputType);
+	in = take_input(t);
 	if (in == NULL)
 		goto internal;
 	in->t = t;
@@ -1015,20 +1107,11 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 internal:
 	fail(g ? g : &(Gate){.sent = 0}, out);
 done:
-	if (in != NULL) {
-		in->active = 0;
-		in->p = NULL;
-		in->pos = in->len = 0;
-		in->more = 0;
-		Py_DECREF(in);
-	}
-	if (g != NULL) {
-		g->active = 0;
-		g->scratch = NULL; /* Go's: not kept past the call */
-		g->scratch_cap = 0;
-		Py_DECREF(g);
-	}
-	Py_XDECREF(environ);
+	Py_XDECREF(environ); /* first: it holds the input */
+	if (in != NULL)
+		release_input(t, in);
+	if (g != NULL)
+		release_gate(t, g);
 	PyEval_SaveThread();
 	return out->kind;
 }

@@ -10,6 +10,9 @@
 struct pogo_thread {
 	PyThreadState *ts;
 	uintptr_t handle; /* Go's cgo.Handle for this thread, passed to callbacks */
+	/* The last request's start_response and wsgi.input, for the next one
+	 * (gateway.c); GIL-protected, NULL when in use or given up. */
+	PyObject *gate, *input;
 };
 
 struct pogo_app {

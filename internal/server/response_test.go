@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -117,6 +118,48 @@ func TestBufferedSizes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestKeptObjects: an app that keeps start_response, write and wsgi.input
+// finds them ended in a later request (pogo reuses those objects only when
+// nothing else holds them), and later requests get working ones; keyword
+// arguments to start_response work, unknown ones are an error.
+func TestKeptObjects(t *testing.T) {
+	s := start(t, "keep_app:app", withThreads(1))
+	c := dial(t, s.Addr)
+	post := func(body string) string {
+		c.send(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+		_, got := c.response("POST")
+		return got
+	}
+	get := func(path string) (int, string) {
+		c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, got := c.response("GET")
+		return resp.StatusCode, got
+	}
+	for _, b := range []string{"a", "bb"} { // the second reuses the first's objects
+		if got := post(b); got != "echo:"+b {
+			t.Errorf("POST %q: %q", b, got)
+		}
+	}
+	if code, got := get("/keep"); code != 200 || got != "kept" {
+		t.Errorf("/keep: %d %q", code, got)
+	}
+	if code, got := get("/old"); code != 200 || got != "start_response:ended write:ended input:ended" {
+		t.Errorf("/old: %d %q", code, got)
+	}
+	if got := post("ccc"); got != "echo:ccc" {
+		t.Errorf("POST after /keep: %q", got)
+	}
+	if code, got := get("/kw"); code != 201 || got != "kw" {
+		t.Errorf("/kw: %d %q", code, got)
+	}
+	if code, _ := get("/kw_bad"); code != 500 {
+		t.Errorf("/kw_bad: %d, want 500", code)
+	}
+	waitFor(t, "the TypeError in the log", func() bool {
+		return strings.Contains(s.Logs(), "unexpected keyword argument 'nope'")
+	})
 }
 
 func TestStartResponseValidation(t *testing.T) {
