@@ -97,7 +97,8 @@ func TestSlowClients(t *testing.T) {
 	if testing.Short() {
 		n = 500
 	}
-	addr := serve(t, &Server{HeaderTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second})
+	srv := &Server{HeaderTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second}
+	addr := serve(t, srv)
 	var closed atomic.Int32
 	var wg sync.WaitGroup
 	conns := make([]net.Conn, 0, n)
@@ -129,9 +130,20 @@ func TestSlowClients(t *testing.T) {
 		}()
 	}
 	// Meanwhile a normal client is served at once: not held until the
-	// slow ones time out (2 s). The median allows for a loaded machine
-	// (this test runs with -race beside others) stalling one request.
-	time.Sleep(200 * time.Millisecond)
+	// slow ones time out (2 s). It starts once the server has accepted
+	// them all: while thousands wait in the kernel's accept queue, a new
+	// connection's SYN may be dropped and retried a second later, which
+	// says nothing about the server. The median allows for a loaded
+	// machine (this test runs with -race beside others) stalling one.
+	for accepted := 0; accepted < n; {
+		srv.mu.Lock()
+		accepted = len(srv.conns)
+		srv.mu.Unlock()
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("%d of %d slow clients accepted after %v", accepted, n, time.Since(start))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	var took []time.Duration
 	for range 21 {
 		began := time.Now()
