@@ -85,7 +85,12 @@ func noFailures(t *testing.T, r testutil.LoadResult) {
 func TestWorkersShareTheLoad(t *testing.T) {
 	t.Parallel()
 	s := startWorkers(t, 2, pogo("-b", "127.0.0.1:0", "-w", "2", "--threads", "2", "pid_app:app"))
-	load := testutil.StartLoad(s.hostPort(t), "/", 16)
+	// Each worker has its own socket in one SO_REUSEPORT group, and the
+	// kernel hashes every connection to one of them; a keep-alive client's
+	// requests follow its connection. With 64 connections a split worse than
+	// 1:3 comes about once in 40,000 runs, so the test asserts what the kernel
+	// promises, not what 16 coin flips happen to give.
+	load := testutil.StartLoad(s.hostPort(t), "/", 64)
 	time.Sleep(time.Second)
 	r := load.Stop()
 	noFailures(t, r)
