@@ -89,6 +89,11 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 	if err != nil {
 		return exitError, err
 	}
+	if worker == nil {
+		for _, n := range cfg.Notes {
+			log.Warn(n)
+		}
+	}
 	if cfg.Umask >= 0 {
 		syscall.Umask(cfg.Umask)
 	}
@@ -143,6 +148,24 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		return exitError, err
 	}
 
+	table, err := routes(cfg)
+	if err != nil {
+		return exitUsage, err
+	}
+	trusted, err := server.ParseTrusted(cfg.ForwardedAllowIPs)
+	if err != nil {
+		return exitUsage, err
+	}
+	dirs, err := openStatic(cfg)
+	if err != nil {
+		return exitError, err
+	}
+	defer func() {
+		for _, d := range dirs {
+			d.Close()
+		}
+	}()
+
 	// Bind before importing the app, so a port in use fails fast.
 	var ls []net.Listener
 	if worker != nil {
@@ -174,16 +197,17 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 	if err != nil {
 		return exitError, err
 	}
-	var app *cpython.App
+	var apps []*cpython.App
 	main.Do(func(t *cpython.Thread) {
 		cwd, _ := os.Getwd()
 		if err = t.AddPaths(append(cfg.PythonPath, cwd)); err != nil {
+			err = fmt.Errorf("cannot load app: %w", err)
 			return
 		}
-		app, err = t.Load(cfg.App, worker != nil)
+		apps, err = loadApps(t, cfg, worker != nil)
 	})
 	if err != nil {
-		return exitAppLoad, fmt.Errorf("cannot load app %q: %w", cfg.App, err)
+		return exitAppLoad, err
 	}
 
 	threads := cfg.Threads
@@ -207,7 +231,7 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 			worker.Retire()
 		}
 	}
-	gw, err := wsgi.New(app, gwOpts)
+	gw, err := wsgi.New(apps, gwOpts)
 	if err != nil {
 		return exitError, err
 	}
@@ -237,6 +261,10 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		Log:                   log,
 		Access:                access,
 		Metrics:               rec,
+		Routes:                table,
+		Static:                dirs,
+		Trusted:               trusted,
+		ProxyProtocol:         cfg.ProxyProtocol,
 		GatewayTimeouts:       cfg.Timeout > 0,
 		TLS:                   tlsConfig,
 		KeepAlive:             cfg.KeepAlive,

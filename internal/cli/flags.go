@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pogoserver/pogo/internal/config"
+	"github.com/pogoserver/pogo/internal/server"
 )
 
 // flag is one command-line option. set receives the value ("" for
@@ -83,6 +84,26 @@ var flags = []flag{
 		}},
 	{[]string{"-t", "--timeout"}, "SECONDS", "answer 504 for a request running longer, log its traceback and replace the worker (default 0: none)",
 		secondsFlag(func(c *config.Config) *time.Duration { return &c.Timeout })},
+	{[]string{"--paste"}, "FILE", "load the app from a PasteDeploy config file (as pogo FILE.ini); NAME=VALUE arguments after it are its variables",
+		strFlag(func(c *config.Config) *string { return &c.Paste })},
+	{[]string{"--app-name"}, "NAME", "the app section of the config file to load (default main)",
+		strFlag(func(c *config.Config) *string { return &c.PasteApp })},
+	{[]string{"--server-name"}, "NAME", "the server section of the config file to read (default main)",
+		strFlag(func(c *config.Config) *string { return &c.PasteServer })},
+	{[]string{"--mount"}, "/PREFIX=APP", "serve the paths under /PREFIX with another app, MODULE:CALLABLE (repeatable; longest prefix wins)",
+		routeFlag(func(c *config.Config) *[]config.Route { return &c.Mounts })},
+	{[]string{"--vhost"}, "HOST=APP", "serve requests for HOST (or *.DOMAIN) with another app (repeatable)",
+		routeFlag(func(c *config.Config) *[]config.Route { return &c.VirtualHosts })},
+	{[]string{"--root-path"}, "PATH", "SCRIPT_NAME of the app, behind a proxy at that prefix",
+		strFlag(func(c *config.Config) *string { return &c.RootPath })},
+	{[]string{"--forwarded-allow-ips"}, "IPS", "peers (IPs, CIDRs, or *) whose X-Forwarded-* and Forwarded headers set the client address, scheme and host (default 127.0.0.1,::1)",
+		strFlag(func(c *config.Config) *string { return &c.ForwardedAllowIPs })},
+	{[]string{"--proxy-protocol"}, "", "read PROXY protocol v1/v2 headers from the --forwarded-allow-ips peers",
+		func(c *config.Config, _ string) error { c.ProxyProtocol = true; return nil }},
+	{[]string{"--static"}, "/PREFIX=DIR", "serve the files of DIR under /PREFIX from Go, before the app (repeatable)",
+		routeFlag(func(c *config.Config) *[]config.Route { return &c.Static })},
+	{[]string{"--static-max-age"}, "SECONDS", "send Cache-Control: public, max-age=SECONDS with static files",
+		secondsFlag(func(c *config.Config) *time.Duration { return &c.StaticMaxAge })},
 	{[]string{"--threads"}, "N", fmt.Sprintf("Python threads: requests running the app at once (default %d)", config.DefaultThreads),
 		intFlag(func(c *config.Config) *int { return &c.Threads })},
 	{[]string{"--queue-size"}, "N", "requests waiting for a thread before clients get 503 (default 64 per thread)",
@@ -143,6 +164,18 @@ var flags = []flag{
 	{[]string{"-h", "--help"}, "", "show this help and exit", nil},
 }
 
+// routeFlag appends a KEY=VALUE flag to a list.
+func routeFlag(dst func(*config.Config) *[]config.Route) func(*config.Config, string) error {
+	return func(c *config.Config, v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" || val == "" {
+			return fmt.Errorf("%q: want KEY=VALUE", v)
+		}
+		*dst(c) = append(*dst(c), config.Route{Key: k, Value: val})
+		return nil
+	}
+}
+
 var errHelp = errors.New("help requested")
 var errVersion = errors.New("version requested")
 
@@ -158,6 +191,7 @@ func parse(args []string) (config.Config, error) {
 		}
 	}
 	var positional []string
+	set := map[string]bool{} // flags given, by their first name
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -198,14 +232,34 @@ func parse(args []string) (config.Config, error) {
 		if err := f.set(&c, val); err != nil {
 			return c, fmt.Errorf("option %s: %v", name, err)
 		}
+		set[f.names[0]] = true
 	}
-	switch len(positional) {
-	case 0:
-		return c, errors.New("no application given: usage: pogo [OPTIONS] MODULE:CALLABLE")
-	case 1:
-		c.App = positional[0]
-	default:
-		return c, fmt.Errorf("unexpected arguments after the app: %s", strings.Join(positional[1:], " "))
+	if c.Paste == "" && len(positional) > 0 && strings.HasSuffix(positional[0], ".ini") {
+		c.Paste, positional = positional[0], positional[1:] // pogo development.ini
+	} else if c.Paste == "" && len(positional) > 0 {
+		c.App, positional = positional[0], positional[1:]
+	}
+	if c.Paste != "" {
+		// As pserve: NAME=VALUE after the file are its variables.
+		for len(positional) > 0 && strings.Contains(positional[0], "=") {
+			k, v, _ := strings.Cut(positional[0], "=")
+			if c.PasteVars == nil {
+				c.PasteVars = map[string]string{}
+			}
+			c.PasteVars[k] = v
+			positional = positional[1:]
+		}
+	}
+	if len(positional) > 0 {
+		return c, fmt.Errorf("unexpected arguments after the app: %s", strings.Join(positional, " "))
+	}
+	if c.Paste != "" {
+		if err := applyPaste(&c, set); err != nil {
+			return c, err
+		}
+	}
+	if _, err := server.ParseTrusted(c.ForwardedAllowIPs); err != nil {
+		return c, err
 	}
 	if len(c.Binds) == 0 {
 		c.Binds = activated()
@@ -217,8 +271,9 @@ func parse(args []string) (config.Config, error) {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: pogo [OPTIONS] MODULE:CALLABLE\n\n")
-	fmt.Fprintf(w, "Serve a Python WSGI application. MODULE:CALLABLE may also be MODULE:factory(args).\n\noptions:\n")
+	fmt.Fprintf(w, "usage: pogo [OPTIONS] MODULE:CALLABLE\n       pogo [OPTIONS] CONFIG.ini [NAME=VALUE ...]\n\n")
+	fmt.Fprintf(w, "Serve a Python WSGI application. MODULE:CALLABLE may also be MODULE:factory(args);\n")
+	fmt.Fprintf(w, "CONFIG.ini is a PasteDeploy file (as for pserve), its [server:main] read for what no option sets.\n\noptions:\n")
 	for _, f := range flags {
 		names := strings.Join(f.names, ", ")
 		if f.arg != "" {

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -13,7 +14,46 @@ import (
 // documented; Defaults returns gunicorn's defaults where gunicorn has them.
 type Config struct {
 	// App is the WSGI app spec: MODULE:CALLABLE or MODULE:factory(args).
+	// It serves the paths no mount takes on hosts no virtual host takes;
+	// it may be empty when Mounts or VirtualHosts are given (nothing
+	// else is then served: 404).
 	App string
+	// Paste, if set, is a PasteDeploy config file (pogo development.ini):
+	// the app is PasteApp loaded from it by paste.deploy.loadapp with
+	// PasteVars as global settings, its [server:PasteServer] section sets
+	// what no flag sets, and its logging sections configure Python's
+	// logging. App is then the spec the gateway loads it by.
+	Paste                 string
+	PasteApp, PasteServer string            // if "", "main"
+	PasteVars             map[string]string // NAME=VALUE after the file
+	// Notes are messages from reading the config (keys of a server
+	// section pogo does not use), for the log at start.
+	Notes []string
+	// Mounts serve the paths at and under a prefix with another app
+	// (--mount /prefix=SPEC): SCRIPT_NAME is the prefix, PATH_INFO the
+	// rest; the longest prefix wins, on whole segments.
+	Mounts []Route
+	// VirtualHosts serve every request for a Host (exact, or
+	// *.example.com for its subdomains; port ignored) with an app
+	// (--vhost HOST=SPEC).
+	VirtualHosts []Route
+	// RootPath, if set, is the SCRIPT_NAME of App, for an app behind a
+	// proxy at that prefix; a path under it is cut to PATH_INFO.
+	RootPath string
+	// ForwardedAllowIPs lists the peers (IPs, CIDR prefixes, or "*")
+	// whose proxy headers are believed: X-Forwarded-For, -Proto, -Host
+	// and Forwarded set REMOTE_ADDR, wsgi.url_scheme and HTTP_HOST.
+	// Defaults sets gunicorn's "127.0.0.1,::1" (or $FORWARDED_ALLOW_IPS);
+	// "" trusts no one.
+	ForwardedAllowIPs string
+	// ProxyProtocol reads PROXY protocol v1/v2 headers from those peers.
+	ProxyProtocol bool
+	// Static directories are served by Go before the apps
+	// (--static /prefix=DIR); files they lack go on to the apps.
+	Static []Route
+	// StaticMaxAge, if not negative, sends Cache-Control: public,
+	// max-age with static files. Defaults sets -1 (none).
+	StaticMaxAge time.Duration
 	// Binds are the addresses to listen on: HOST:PORT, [::1]:PORT, :PORT,
 	// HOST (port 8000), unix:PATH or fd://N (an inherited socket). If
 	// empty, 127.0.0.1:8000 is used; under systemd socket activation
@@ -107,12 +147,26 @@ type Config struct {
 // measurement (see docs/internals.md).
 const DefaultThreads = 8
 
+// forwardedDefault is gunicorn's default for forwarded_allow_ips, which
+// also reads it from the environment.
+func forwardedDefault() string {
+	if v, ok := os.LookupEnv("FORWARDED_ALLOW_IPS"); ok {
+		return v
+	}
+	return "127.0.0.1,::1"
+}
+
+// Route is one KEY=VALUE of --mount, --vhost or --static.
+type Route struct{ Key, Value string }
+
 // Defaults returns a Config with gunicorn's defaults.
 func Defaults() Config {
 	return Config{
 		Binds:                 []string{"127.0.0.1:8000"},
 		Threads:               DefaultThreads,
 		Umask:                 -1,
+		StaticMaxAge:          -1,
+		ForwardedAllowIPs:     forwardedDefault(),
 		Backlog:               2048,
 		MaxConnections:        10000,
 		AccessLogFormat:       "",
@@ -159,6 +213,27 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--keep-alive must be >= 0, got %v", c.KeepAlive)
 	case (c.CertFile == "") != (c.KeyFile == ""):
 		return errors.New("--certfile and --keyfile must be given together")
+	}
+	if c.App == "" && len(c.Mounts) == 0 && len(c.VirtualHosts) == 0 {
+		return errors.New("no application given: usage: pogo [OPTIONS] MODULE:CALLABLE")
+	}
+	for _, r := range c.Mounts {
+		if !strings.HasPrefix(r.Key, "/") || r.Value == "" {
+			return fmt.Errorf("--mount %s=%s: want /PREFIX=MODULE:CALLABLE", r.Key, r.Value)
+		}
+	}
+	for _, r := range c.VirtualHosts {
+		if r.Key == "" || r.Value == "" {
+			return fmt.Errorf("--vhost %s=%s: want HOST=MODULE:CALLABLE", r.Key, r.Value)
+		}
+	}
+	for _, r := range c.Static {
+		if !strings.HasPrefix(r.Key, "/") || r.Value == "" {
+			return fmt.Errorf("--static %s=%s: want /PREFIX=DIRECTORY", r.Key, r.Value)
+		}
+	}
+	if c.RootPath != "" && !strings.HasPrefix(c.RootPath, "/") {
+		return fmt.Errorf("--root-path %q must start with /", c.RootPath)
 	}
 	for _, kv := range c.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

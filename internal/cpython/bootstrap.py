@@ -5,6 +5,7 @@ directly. This code finds and loads the app the way gunicorn does.
 """
 import ast
 import importlib
+import json
 import os
 import sys
 
@@ -29,7 +30,13 @@ def _literal(node):
 
 
 def load(spec):
-    """Import MODULE:CALLABLE or MODULE:factory(args) and return the callable."""
+    """Import MODULE:CALLABLE or MODULE:factory(args) and return the callable.
+
+    "paste:" followed by JSON {"path", "name", "vars"} loads the app of a
+    PasteDeploy config file instead (pogo development.ini).
+    """
+    if spec.startswith("paste:"):
+        return _load_paste(**json.loads(spec[len("paste:"):]))
     module, sep, expr = spec.partition(":")
     if not sep:
         expr = "application"
@@ -63,6 +70,37 @@ def load(spec):
     if not callable(obj):
         raise AppError("application object %s:%s must be callable" % (module, expr))
     return obj
+
+
+def _load_paste(path, name, vars):
+    """The app [app:NAME] (or pipeline, composite, ...) of a PasteDeploy
+    file, after applying its logging sections, as pserve does."""
+    try:
+        from paste.deploy import loadapp
+    except ImportError:
+        raise AppError(
+            "%s is a PasteDeploy config file, and PasteDeploy is not installed "
+            "in the app's environment: pip install PasteDeploy" % path
+        ) from None
+    _setup_logging(path, vars or {})
+    try:
+        return loadapp("config:" + path, name=name, global_conf=vars or {})
+    except LookupError as e:
+        # No such section or entry point: the file's fault, said in one line.
+        raise AppError("%s: %s" % (path, e)) from None
+
+
+def _setup_logging(path, global_conf):
+    """logging.config.fileConfig for a file with a [loggers] section, with
+    here and __file__ defined (plaster_pastedeploy's setup_logging)."""
+    import configparser
+    import logging.config
+
+    parser = configparser.ConfigParser()
+    parser.read([path])
+    if parser.has_section("loggers"):
+        defaults = dict(global_conf, here=os.path.dirname(path), __file__=path)
+        logging.config.fileConfig(path, defaults, disable_existing_loggers=False)
 
 
 def finalize(_=None):

@@ -175,6 +175,7 @@ func (s *Server) serveConn(c *conn) {
 		c.close()
 		c.release()
 	}()
+	c.describe()
 	c.serve()
 }
 
@@ -267,12 +268,17 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBu
 func newConn(s *Server, rwc net.Conn) *conn {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(rwc)
-	c := &conn{s: s, rwc: rwc, br: br}
+	return &conn{s: s, rwc: rwc, br: br}
+}
+
+// describe fills c.info. It runs on the connection's goroutine: asking a
+// connection its addresses may read from it (a PROXY protocol header).
+func (c *conn) describe() {
+	rwc := c.rwc
 	c.info = ConnInfo{Remote: rwc.RemoteAddr(), Local: rwc.LocalAddr()}
 	c.info.RemoteHost, c.info.RemotePort = splitAddr(c.info.Remote)
 	c.info.LocalHost, c.info.LocalPort = splitAddr(c.info.Local)
 	_, c.info.TLS = rwc.(*tls.Conn)
-	return c
 }
 
 func (c *conn) release() {

@@ -55,6 +55,7 @@ type h2Exchange struct {
 	fields []wsgi.Field
 	limit  limitedBody
 	guard  *h2Guard // with Options.GatewayTimeouts, else nil
+	path   []byte   // the decoded path, for routing
 }
 
 // h2Guard lets the gateway's watchdog answer for a stuck app on HTTP/2,
@@ -104,7 +105,7 @@ func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if x.guard != nil && x.guard.abandoned {
 			return // the app's goroutine still holds x
 		}
-		*x = h2Exchange{fields: x.fields[:0]}
+		*x = h2Exchange{fields: x.fields[:0], path: x.path[:0]}
 		h2Exchanges.Put(x)
 	}()
 	x.w = w
@@ -117,6 +118,10 @@ func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.s.opts.Access != nil {
 		defer h.access(x, r, start)
+	}
+	if resp := h.s.route(&x.req, &x.path); resp != nil {
+		x.sendStatic(resp)
+		return
 	}
 	var err error
 	if h.s.opts.GatewayTimeouts {
@@ -185,6 +190,10 @@ func (h *h2) fill(x *h2Exchange, r *http.Request) {
 		req.LocalAddr, req.LocalPort = splitHostPort(la.String())
 	}
 	req.TLS = r.TLS != nil
+	if t := h.s.opts.Trusted; t.Has(req.RemoteAddr) {
+		x.fields = t.forwarded(req, x.fields)
+		req.Header = x.fields
+	}
 }
 
 func (h *h2) access(x *h2Exchange, r *http.Request, start time.Time) {

@@ -101,12 +101,14 @@ func (s *testServer) Logs() string { return s.logs.String() }
 type setup struct {
 	gw  wsgi.Options
 	srv server.Options
+	// apps are more app specs after the main one: app 1, 2, ... for
+	// srv.Routes.
+	apps []string
 }
 
 // start serves spec on 127.0.0.1:0 until the test ends.
 func start(t testing.TB, spec string, opts ...func(*setup)) *testServer {
 	t.Helper()
-	app := loadApp(t, spec)
 	logs := &syncBuffer{}
 	log := slog.New(logging.NewHandler(logs, slog.LevelDebug))
 	st := setup{
@@ -116,7 +118,11 @@ func start(t testing.TB, spec string, opts ...func(*setup)) *testServer {
 	for _, o := range opts {
 		o(&st)
 	}
-	gw, err := wsgi.New(app, st.gw)
+	apps := []*cpython.App{loadApp(t, spec)}
+	for _, a := range st.apps {
+		apps = append(apps, loadApp(t, a))
+	}
+	gw, err := wsgi.New(apps, st.gw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,10 @@ import (
 	"unsafe"
 
 	"github.com/pogoserver/pogo/internal/accesslog"
+	"github.com/pogoserver/pogo/internal/dispatch"
 	"github.com/pogoserver/pogo/internal/http1"
 	"github.com/pogoserver/pogo/internal/metrics"
+	"github.com/pogoserver/pogo/internal/static"
 	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
@@ -34,6 +36,19 @@ type Options struct {
 	Access *accesslog.Logger
 	// Metrics, if set, counts every request.
 	Metrics *metrics.Recorder
+	// Static directories are tried before the apps, in order; a file one
+	// has is served by Go, one none has goes on to the apps.
+	Static []*static.Dir
+	// Routes chooses the app (wsgi.Request.App) by Host and path, and
+	// sets SCRIPT_NAME and PATH_INFO; a request it routes nowhere gets
+	// 404. If nil, every request goes to app 0 at the root.
+	Routes *dispatch.Table[int]
+	// Trusted peers' proxy headers set the client address, scheme and
+	// host (see Trusted). If nil, no peer's are used.
+	Trusted *Trusted
+	// ProxyProtocol reads a PROXY protocol header (v1, v2) at the start
+	// of connections from Trusted peers (see proxyproto.go).
+	ProxyProtocol bool
 	// GatewayTimeouts tells that the gateway may abandon stuck requests
 	// (wsgi.Options.Timeout). HTTP/2 requests then run the gateway on a
 	// goroutine of their own, so that the stream can still be answered.
@@ -109,6 +124,9 @@ func (s *Server) Serve(ls []net.Listener) error {
 	s.mu.Unlock()
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
+		if s.opts.ProxyProtocol {
+			l = &proxyListener{Listener: l, trusted: s.opts.Trusted} // below TLS
+		}
 		if s.opts.TLS != nil {
 			l = tls.NewListener(l, s.opts.TLS)
 		}
@@ -146,6 +164,7 @@ type exchange struct {
 	out    []http1.HeaderField
 	limit  limitedBody
 
+	path     []byte       // the decoded path, for routing; PathInfo points into it
 	keepHead bool         // the access log is on: WriteHeader copies the head
 	sent     []wsgi.Field // the app's response headers, copied for the access log
 }
@@ -166,14 +185,16 @@ func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.R
 	}
 	x := exchanges.Get().(*exchange)
 	defer func() {
-		*x = exchange{fields: x.fields[:0], out: x.out[:0], sent: x.sent[:0]}
+		*x = exchange{fields: x.fields[:0], out: x.out[:0], sent: x.sent[:0], path: x.path[:0]}
 		exchanges.Put(x)
 	}()
 	x.w = w
 	x.keepHead = s.opts.Access != nil
 	s.fill(x, r, body, ci)
 
-	if err := s.opts.Gateway.Serve(&x.req, x); err != nil {
+	if resp := s.route(&x.req, &x.path); resp != nil {
+		x.sendStatic(resp)
+	} else if err := s.opts.Gateway.Serve(&x.req, x); err != nil {
 		x.failed(err)
 	}
 	if s.opts.Access != nil {
@@ -226,6 +247,10 @@ func (s *Server) fill(x *exchange, r *http1.Request, body io.Reader, ci *http1.C
 	req.RemoteAddr, req.RemotePort = ci.RemoteHost, ci.RemotePort
 	req.LocalAddr, req.LocalPort = ci.LocalHost, ci.LocalPort
 	req.TLS = ci.TLS
+	if s.opts.Trusted.Has(req.RemoteAddr) {
+		x.fields = s.opts.Trusted.forwarded(req, x.fields)
+		req.Header = x.fields
+	}
 }
 
 // limitedBody fails with 413 once a body (chunked, or lying about its

@@ -111,8 +111,12 @@ func buildEnviron(b envBuf, scratch []byte, req *Request, contentLength int64, s
 	b = b.add(kMethod, req.Method)
 	b = b.add(kScriptName, req.ScriptName)
 	path, query := splitTarget(req.RequestURI)
-	scratch = unquote(path, scratch[:0])
-	b = b.addBytes(kPathInfo, scratch)
+	if req.Routed {
+		b = b.add(kPathInfo, req.PathInfo)
+	} else {
+		scratch = unquote(path, scratch[:0])
+		b = b.addBytes(kPathInfo, scratch)
+	}
 	b = b.add(kQueryString, query)
 	b = b.add(kRequestURI, req.RequestURI)
 	b = b.add(kRawURI, req.RequestURI)
@@ -200,6 +204,13 @@ func envName(dst []byte, name string) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// DecodePath appends the decoded path of a request-target (what PATH_INFO
+// holds before any mount is taken off) to dst.
+func DecodePath(dst []byte, target string) []byte {
+	path, _ := splitTarget(target)
+	return unquote(path, dst)
 }
 
 // splitTarget splits a request-target into its path and raw query. An

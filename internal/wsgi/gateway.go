@@ -64,7 +64,7 @@ type Abandoner interface {
 // whole life, so threading.local survives across requests. See
 // docs/internals.md for why this shape and not a pool of locked threads.
 type Gateway struct {
-	app     *cpython.App
+	apps    []*cpython.App // Request.App indexes it
 	opts    Options
 	log     *slog.Logger
 	slots   chan *slot    // free call slots: the semaphore of size Threads
@@ -85,8 +85,12 @@ type slot struct {
 	started int64      // its start in Unix ns, 0 if idle, -1 once timed out; guarded by mu
 }
 
-// New starts the Python threads for app. The interpreter must be started.
-func New(app *cpython.App, opts Options) (*Gateway, error) {
+// New starts the Python threads for apps (Request.App chooses one; most
+// servers have one). The interpreter must be started.
+func New(apps []*cpython.App, opts Options) (*Gateway, error) {
+	if len(apps) == 0 {
+		return nil, errors.New("wsgi: no app")
+	}
 	if opts.Threads <= 0 {
 		return nil, fmt.Errorf("wsgi: threads must be > 0, got %d", opts.Threads)
 	}
@@ -96,7 +100,7 @@ func New(app *cpython.App, opts Options) (*Gateway, error) {
 	if opts.Prefetch == 0 {
 		opts.Prefetch = DefaultPrefetch
 	}
-	g := &Gateway{app: app, opts: opts, log: opts.Log}
+	g := &Gateway{apps: apps, opts: opts, log: opts.Log}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -222,7 +226,7 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	if c.scratch == nil {
 		c.scratch = make([]byte, scratchSize)
 	}
-	c.res = s.t.Call(g.app, c, c.env, c.body, c.scratch, c.flags)
+	c.res = s.t.Call(g.apps[req.App], c, c.env, c.body, c.scratch, c.flags)
 	c.readErr = s.t.ReadErr()
 	timedOut := false
 	if g.opts.Timeout > 0 {

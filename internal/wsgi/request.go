@@ -36,8 +36,15 @@ type Request struct {
 	LocalAddr, LocalPort string
 	// TLS is set for requests that arrived over TLS.
 	TLS bool
+	// App is the index of the app to run among the gateway's.
+	App int
 	// ScriptName is the SCRIPT_NAME the app is mounted at ("" for the root).
 	ScriptName string
+	// Routed is set when the transport has split the path (see package
+	// dispatch): PathInfo is then PATH_INFO, decoded, after ScriptName.
+	// Else PATH_INFO is the whole decoded path of RequestURI.
+	Routed   bool
+	PathInfo string
 }
 
 // ResponseHead is a validated response status line and header block.

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/pogoserver/pogo/internal/config"
+	"github.com/pogoserver/pogo/internal/cpython"
+	"github.com/pogoserver/pogo/internal/dispatch"
+	"github.com/pogoserver/pogo/internal/static"
+)
+
+// site is what the config serves: the apps (each spec loaded once), the
+// routing table over them (nil for one app at the root), and the static
+// directories.
+type site struct {
+	apps   []*cpython.App
+	routes *dispatch.Table[int]
+	static []*static.Dir
+}
+
+// specs lists the distinct app specs of cfg, the main app first.
+func specs(cfg *config.Config) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	add(cfg.App)
+	for _, r := range cfg.Mounts {
+		add(r.Value)
+	}
+	for _, r := range cfg.VirtualHosts {
+		add(r.Value)
+	}
+	return out
+}
+
+// loadApps imports every app of cfg on t. The error names the spec.
+func loadApps(t *cpython.Thread, cfg *config.Config, multiprocess bool) ([]*cpython.App, error) {
+	var apps []*cpython.App
+	for _, spec := range specs(cfg) {
+		app, err := t.Load(spec, multiprocess)
+		if err != nil {
+			return nil, fmt.Errorf("cannot load app %q: %w", describe(spec), err)
+		}
+		apps = append(apps, app)
+	}
+	return apps, nil
+}
+
+// routes builds the routing table of cfg over the apps as specs lists
+// them, or nil when there is only the main app at the root.
+func routes(cfg *config.Config) (*dispatch.Table[int], error) {
+	if len(cfg.Mounts) == 0 && len(cfg.VirtualHosts) == 0 && cfg.RootPath == "" {
+		return nil, nil
+	}
+	index := map[string]int{}
+	for i, s := range specs(cfg) {
+		index[s] = i
+	}
+	t := new(dispatch.Table[int])
+	if cfg.App != "" {
+		if err := t.SetRoot(index[cfg.App], cfg.RootPath); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range cfg.Mounts {
+		if err := t.Mount(r.Key, index[r.Value]); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range cfg.VirtualHosts {
+		if err := t.VirtualHost(r.Key, index[r.Value]); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// openStatic opens the static directories of cfg.
+func openStatic(cfg *config.Config) ([]*static.Dir, error) {
+	var dirs []*static.Dir
+	for _, r := range cfg.Static {
+		d, err := static.New(r.Key, r.Value, cfg.StaticMaxAge)
+		if err != nil {
+			for _, d := range dirs {
+				d.Close()
+			}
+			return nil, fmt.Errorf("--static %s=%s: %w", r.Key, r.Value, err)
+		}
+		dirs = append(dirs, d)
+	}
+	return dirs, nil
+}
