@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -290,28 +291,84 @@ func TestMultipleBinds(t *testing.T) {
 	}
 }
 
+// TestAccessLog writes each access log format over a real request and
+// parses the line back: the gunicorn default (which is Apache's combined),
+// "combined" by name, gunicorn atoms with the request time in µs, and JSON.
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
-	s := start(t, pogo("-b", "127.0.0.1:0", "--access-logfile", "-", "factory_app:create_app()"))
-	req, err := http.NewRequest("GET", s.url(t)+"/greet?x=1", nil)
-	if err != nil {
-		t.Fatal(err)
+	combined := regexp.MustCompile(`^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /greet\?x=1 HTTP/1\.1" 200 6 "-" "pogo-cli-test/1\.0"\n$`)
+	atoms := regexp.MustCompile(`^GET /greet x=1 200 (\d+)us\n$`)
+	tests := []struct {
+		name  string
+		flags []string
+		check func(t *testing.T, line string)
+	}{
+		{"default", nil, func(t *testing.T, line string) {
+			if !combined.MatchString(line) {
+				t.Errorf("%q does not match %s", line, combined)
+			}
+		}},
+		{"combined", []string{"--access-logformat", "combined"}, func(t *testing.T, line string) {
+			if !combined.MatchString(line) {
+				t.Errorf("%q does not match %s", line, combined)
+			}
+		}},
+		{"atoms", []string{"--access-logformat", `%(m)s %(U)s %(q)s %(s)s %(D)sus`}, func(t *testing.T, line string) {
+			m := atoms.FindStringSubmatch(line)
+			if m == nil {
+				t.Fatalf("%q does not match %s", line, atoms)
+			}
+			if us, _ := strconv.Atoi(m[1]); us <= 0 || us > 10_000_000 {
+				t.Errorf("request time %dµs, want a positive figure under 10 s", us)
+			}
+		}},
+		{"json", []string{"--access-logformat", "json"}, func(t *testing.T, line string) {
+			var e struct {
+				RemoteAddr string `json:"remote_addr"`
+				Time       string
+				Method     string
+				URI        string
+				Proto      string
+				Status     int
+				Bytes      int
+				DurationUS int64  `json:"duration_us"`
+				UserAgent  string `json:"user_agent"`
+			}
+			if err := json.Unmarshal([]byte(line), &e); err != nil || !strings.HasSuffix(line, "}\n") {
+				t.Fatalf("%q is not one JSON object on a line: %v", line, err)
+			}
+			if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {
+				t.Errorf("time %q: %v", e.Time, err)
+			}
+			if e.RemoteAddr != "127.0.0.1" || e.Method != "GET" || e.URI != "/greet?x=1" || e.Proto != "HTTP/1.1" ||
+				e.Status != 200 || e.Bytes != 6 || e.DurationUS <= 0 || e.UserAgent != "pogo-cli-test/1.0" {
+				t.Errorf("parsed back %+v from %q", e, line)
+			}
+		}},
 	}
-	req.Header.Set("User-Agent", "pogo-cli-test/1.0")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"-b", "127.0.0.1:0", "--access-logfile", "-"}, tt.flags...)
+			s := start(t, pogo(append(args, "factory_app:create_app()")...))
+			req, err := http.NewRequest("GET", s.url(t)+"/greet?x=1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("User-Agent", "pogo-cli-test/1.0")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 
-	s.stop(t) // flushes the access log
-	line := regexp.MustCompile(`^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /greet\?x=1 HTTP/1\.1" 200 6 "-" "pogo-cli-test/1\.0"\n$`)
-	if out := s.stdout.String(); !line.MatchString(out) {
-		t.Errorf("stdout = %q, want one line matching %s", out, line)
-	}
-	if strings.Contains(s.stderr.String(), "GET /greet") {
-		t.Errorf("the access log went to stderr:\n%s", s.stderr.String())
+			s.stop(t) // flushes the access log
+			tt.check(t, s.stdout.String())
+			if strings.Contains(s.stderr.String(), "/greet") {
+				t.Errorf("the access log went to stderr:\n%s", s.stderr.String())
+			}
+		})
 	}
 }
 
