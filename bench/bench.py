@@ -1012,6 +1012,25 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
         )
     )
     L.append("")
+    if meta.get("parts"):
+        L.append(
+            "Assembled with `bench.py --combine` from %d runs on this machine; every row comes from one run:"
+            % len(meta["parts"])
+        )
+        L.append("")
+        for i, part in enumerate(meta["parts"], 1):
+            L.append(
+                "- run %d (`%s`, %s, pogo %s%s): %s."
+                % (
+                    i,
+                    part["dir"],
+                    part["date"],
+                    part["pogo_commit"],
+                    ", " + part["interrupted"] if part["interrupted"] else "",
+                    ", ".join(part["rows"]) or "no rows kept",
+                )
+            )
+        L.append("")
     if png_ok:
         L.append("![req/s per workload and server](results.png)")
         L.append("")
@@ -1239,7 +1258,7 @@ def write_png(path, meta, tables, results, servers, workloads, missing):
     fig.suptitle(
         "pogo and peers, %s: %s CPUs (%s), Python %s, pogo %s; %s warm-up, median of %d x %s s"
         % (
-            meta["date"], m["nproc"], m["cpu"], m["python"], m["pogo_commit"].split()[0],
+            meta["date"], m["nproc"], m["cpu"], m["python"], m["pogo_commit"].replace(" (with uncommitted changes)", "+dirty"),
             "%ss" % fmt_num(meta["args"]["warmup"]), meta["args"]["runs"], fmt_num(meta["args"]["duration"]),
         ),
         fontsize=10,
@@ -1264,6 +1283,13 @@ def parse_args(argv):
     p.add_argument("--workloads", help="comma-separated: " + ",".join(WORKLOAD_BY_NAME))
     p.add_argument("--tables", help="comma-separated: per-core,two-core (default both; quick per-core)")
     p.add_argument("--render", metavar="DIR", help="only rewrite DIR/results.md and results.png from DIR/results.json")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="DIR",
+        help="write --out from the results.json of several runs (e.g. one cut off, then its missing rows): "
+        "a later run's point replaces an earlier one's; the output names each run and the rows it gave",
+    )
     a = p.parse_args(argv)
     q = a.quick
     a.duration = a.duration if a.duration is not None else (3 if q else 10)
@@ -1316,10 +1342,82 @@ def render(out):
     write_markdown(os.path.join(out, "results.md"), meta, args["tables"], results, servers, workloads, missing, png_ok, skipped)
 
 
+def combine(out, dirs):
+    """Write out/results.json from the runs in dirs, then render it.
+
+    The first run gives the machine and the settings; every run's points
+    are kept, a later one's replacing an earlier one's for the same table,
+    server and workload. meta["parts"] says which run (date, pogo commit)
+    measured which rows, and the output shows it: figures in one row always
+    come from one run, as ratios need.
+    """
+    runs = []
+    for d in dirs:
+        with open(os.path.join(d, "results.json")) as f:
+            runs.append(json.load(f))
+    base = runs[0]["meta"]
+    for r in runs[1:]:
+        m = r["meta"]
+        for k in ("duration", "runs", "warmup"):
+            if m["args"][k] != base["args"][k]:
+                sys.exit("bench: --combine: %s has %s %s, the first run %s" % (k, m["args"][k], base["args"][k]))
+        if m["machine"]["nproc"] != base["machine"]["nproc"] or m["machine"]["cpu"] != base["machine"]["cpu"]:
+            sys.exit("bench: --combine: the runs are not from one kind of machine")
+    points = {}
+    for i, r in enumerate(runs):
+        for pt in r["points"]:
+            pt = dict(pt, part=i)
+            points[(pt["table"], pt["server"], pt["workload"])] = pt
+    rows = {}
+    for t, _, w in points:
+        rows.setdefault((t, w), set()).add(points[(t, _, w)]["part"])
+    for (t, w), parts in rows.items():
+        if len(parts) > 1:
+            sys.exit("bench: --combine: the %s row %s mixes runs %s; rerun the whole row" % (t, w, sorted(parts)))
+    meta = json.loads(json.dumps(base))
+    meta["parts"] = []
+    for i, r in enumerate(runs):
+        m = r["meta"]
+        order = list(WORKLOAD_BY_NAME)
+        mine = ["%s %s" % tw for tw in sorted((tw for tw, ps in rows.items() if i in ps), key=lambda tw: (TABLES.index(tw[0]), order.index(tw[1])))]
+        meta["parts"].append(
+            {
+                "dir": os.path.basename(os.path.normpath(dirs[i])),
+                "date": m["date"],
+                "pogo_commit": m["machine"]["pogo_commit"],
+                "pogo_version": m["versions"].get("pogo", "?"),
+                "interrupted": m.get("interrupted") or ("" if "wall" in m else "cut off (no end recorded)"),
+                "rows": mine,
+            }
+        )
+        for k in ("server_keys", "workload_names", "tables"):
+            for v in m["args"][k]:
+                if v not in meta["args"][k]:
+                    meta["args"][k].append(v)
+    meta.pop("interrupted", None)
+    meta["wall"] = " + ".join(r["meta"].get("wall", "(cut off)") for r in runs)
+    meta["machine"]["pogo_commit"] = " / ".join(dict.fromkeys(p["pogo_commit"] for p in meta["parts"]))
+    workloads = {}
+    for r in runs:
+        workloads.update(r["workloads"])
+    os.makedirs(out, exist_ok=True)
+    for d in dirs:  # the wrk scripts the commands name
+        if os.path.isdir(os.path.join(d, "wrk")):
+            shutil.copytree(os.path.join(d, "wrk"), os.path.join(out, "wrk"), dirs_exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "workloads": workloads, "points": list(points.values())}, f, indent=1)
+    render(out)
+
+
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     if a.render:
         render(os.path.abspath(a.render))
+        return 0
+    if a.combine:
+        if not a.out:
+            sys.exit("bench: --combine needs --out")
+        combine(os.path.abspath(a.out), a.combine)
         return 0
     signal.signal(signal.SIGTERM, _interrupted)  # so that the running server is stopped (finally)
     started = time.time()
