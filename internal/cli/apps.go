@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pogoserver/pogo/internal/config"
 	"github.com/pogoserver/pogo/internal/cpython"
@@ -78,6 +79,25 @@ func routes(cfg *config.Config) (*dispatch.Table[int], error) {
 		}
 	}
 	return t, nil
+}
+
+// describeSite says, a line each, what cfg serves besides its main app
+// at the root: static directories first, as requests meet them.
+func describeSite(cfg *config.Config) []string {
+	var out []string
+	for _, r := range cfg.Static {
+		out = append(out, fmt.Sprintf("Static files %s/ from %s", strings.TrimSuffix(r.Key, "/"), r.Value))
+	}
+	for _, r := range cfg.VirtualHosts {
+		out = append(out, fmt.Sprintf("Virtual host %s: %s", r.Key, describe(r.Value)))
+	}
+	for _, r := range cfg.Mounts {
+		out = append(out, fmt.Sprintf("Mount %s: %s", r.Key, describe(r.Value)))
+	}
+	if cfg.RootPath != "" {
+		out = append(out, fmt.Sprintf("Root path %s: SCRIPT_NAME for %s", cfg.RootPath, describe(cfg.App)))
+	}
+	return out
 }
 
 // openStatic opens the static directories of cfg.

@@ -93,6 +93,9 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 		for _, n := range cfg.Notes {
 			log.Warn(n)
 		}
+		for _, l := range describeSite(cfg) {
+			log.Info(l)
+		}
 	}
 	if cfg.Umask >= 0 {
 		syscall.Umask(cfg.Umask)

@@ -163,6 +163,12 @@ func TestMountsFlags(t *testing.T) {
 			t.Errorf("static Cache-Control %q", resp.Header.Get("Cache-Control"))
 		}
 	}
+	for _, want := range []string{"[INFO] Static files /assets/ from " + static, "[INFO] Virtual host admin.test: named_app:make('admin')",
+		"[INFO] Mount /api: named_app:make('api')", "[INFO] Root path /site: SCRIPT_NAME for named_app:make('root')"} {
+		if !strings.Contains(s.stderr.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, s.stderr.String())
+		}
+	}
 	for _, bad := range [][]string{
 		{"--mount", "api=x:y", "app:app"},
 		{"--vhost", "=x:y", "app:app"},

@@ -31,13 +31,13 @@ func ParseTrusted(list string) (*Trusted, error) {
 		case strings.Contains(s, "/"):
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
-				return nil, fmt.Errorf("server: forwarded-allow-ips: %q is not an IP address or CIDR prefix", s)
+				return nil, fmt.Errorf("forwarded-allow-ips: %q is not an IP address or CIDR prefix", s)
 			}
 			t.nets = append(t.nets, p.Masked())
 		default:
 			a, err := netip.ParseAddr(s)
 			if err != nil {
-				return nil, fmt.Errorf("server: forwarded-allow-ips: %q is not an IP address or CIDR prefix", s)
+				return nil, fmt.Errorf("forwarded-allow-ips: %q is not an IP address or CIDR prefix", s)
 			}
 			t.nets = append(t.nets, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 		}
