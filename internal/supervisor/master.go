@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -491,12 +490,6 @@ func (m *master) start(slot int) error {
 	files := m.slots[slot]
 	cmd := exec.Command(m.opts.Exe, m.opts.Args...)
 	cmd.Env = append(append(os.Environ(), m.opts.Env...), fmt.Sprintf("%s=%d:%d", EnvWorker, w.id, len(files)))
-	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
-		// The workers share the CPUs: more Go threads running than
-		// CPUs only adds switching (2 workers on 2 CPUs, hello world:
-		// 62-67k req/s with 2 each, 79-84k with 1 each).
-		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.GOMAXPROCS(0)/m.n)))
-	}
 	cmd.Dir = m.opts.Dir
 	cmd.Stdout, cmd.Stderr = orFile(m.opts.Stdout, os.Stdout), orFile(m.opts.Stderr, os.Stderr)
 	cmd.ExtraFiles = append([]*os.File{theirs}, files...)
