@@ -525,6 +525,7 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 		Exe:             exe,
 		Args:            args,
 		Dir:             wd,
+		CPUAffinity:     cfg.CPUAffinity,
 		Sockets:         sockets,
 		CloseGates:      slots.CloseGates,
 		Stdout:          stdout,

@@ -65,6 +65,8 @@ var flags = []flag{
 		intFlag(func(c *config.Config) *int { return &c.MaxRequests })},
 	{[]string{"--max-requests-jitter"}, "N", "add up to N to --max-requests per worker, so they do not restart together",
 		intFlag(func(c *config.Config) *int { return &c.MaxRequestsJitter })},
+	{[]string{"--cpu-affinity"}, "", "with --workers: bind each worker to one CPU, round robin (uWSGI's --cpu-affinity 1)",
+		func(c *config.Config, _ string) error { c.CPUAffinity = true; return nil }},
 	{[]string{"--reload"}, "", "restart workers when a .py file under the app's directories changes (development)",
 		func(c *config.Config, _ string) error { c.Reload = true; return nil }},
 	{[]string{"--reload-extra-file"}, "FILE", "also restart workers when FILE changes (repeatable)",

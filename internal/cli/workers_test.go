@@ -583,3 +583,77 @@ func TestMetrics(t *testing.T) {
 		})
 	}
 }
+
+// TestCPUAffinity: with --cpu-affinity each worker slot is bound to one of
+// the CPUs pogo may use, round robin, every thread of the worker (the Go
+// runtime's first ones too), and a replacement keeps its slot's CPU.
+func TestCPUAffinity(t *testing.T) {
+	t.Parallel()
+	own, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	cpus := allowedCPUs(t, string(own))
+	s := startWorkers(t, 3, pogo("-b", "127.0.0.1:0", "-w", "3", "--cpu-affinity", "pid_app:app"))
+	check := func(n, pid int, want string) {
+		t.Helper()
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil || len(tasks) < 2 {
+			t.Fatalf("worker %d (pid %d): %d threads, %v", n, pid, len(tasks), err)
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+			if err != nil {
+				continue // the thread has exited
+			}
+			if got := strings.Join(allowedCPUs(t, string(b)), ","); got != want {
+				t.Errorf("worker %d (pid %d) thread %s may run on CPUs %s, want %s", n, pid, task.Name(), got, want)
+			}
+		}
+	}
+	pids := workerPIDs(s.stderr.String())
+	for n := 1; n <= 3; n++ {
+		check(n, pids[n], cpus[(n-1)%len(cpus)])
+	}
+	// Worker 2 dies; its replacement, worker 4, takes slot 2's CPU.
+	if err := syscall.Kill(pids[2], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(t, "] Worker ", 4)
+	check(4, workerPIDs(s.stderr.String())[4], cpus[1%len(cpus)])
+	// The master itself is not bound.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := allowedCPUs(t, string(b)); strings.Join(got, ",") != strings.Join(cpus, ",") {
+		t.Errorf("the master may run on CPUs %v, want all of %v", got, cpus)
+	}
+}
+
+// allowedCPUs expands the Cpus_allowed_list of a /proc status file
+// ("0-2,4") to the CPU numbers.
+func allowedCPUs(t *testing.T, status string) []string {
+	t.Helper()
+	_, rest, ok := strings.Cut(status, "Cpus_allowed_list:")
+	if !ok {
+		t.Fatalf("no Cpus_allowed_list in %q", status)
+	}
+	list, _, _ := strings.Cut(rest, "\n")
+	var out []string
+	for _, r := range strings.Split(strings.TrimSpace(list), ",") {
+		lo, hi, found := strings.Cut(r, "-")
+		if !found {
+			hi = lo
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Cpus_allowed_list %q", list)
+		}
+		for c := a; c <= b; c++ {
+			out = append(out, strconv.Itoa(c))
+		}
+	}
+	return out
+}

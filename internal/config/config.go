@@ -72,6 +72,8 @@ type Config struct {
 	// ReloadExtraFiles changes: for development. Implies a master.
 	Reload           bool
 	ReloadExtraFiles []string
+	// CPUAffinity binds each worker to one CPU, round robin.
+	CPUAffinity bool
 	// MetricsBind, if set, is an address (as in Binds) serving /metrics
 	// (Prometheus), /healthz and /readyz; with workers, from the master.
 	MetricsBind string

@@ -28,6 +28,11 @@ type Options struct {
 	Env  []string
 	// Dir is the workers' working directory; "" = the master's.
 	Dir string
+	// CPUAffinity binds each worker slot to one of the CPUs the master
+	// may run on, round robin (slot i on the i-th), as uWSGI's
+	// --cpu-affinity does: a worker's threads, and the GIL handed among
+	// them, stay on one CPU's caches.
+	CPUAffinity bool
 	// Sockets opens the listening sockets of one more worker slot: a slot
 	// is a place for one worker, whose replacements inherit the same
 	// sockets. The master keeps them open while the slot exists, so no
@@ -128,6 +133,7 @@ type master struct {
 	stopping  bool
 	bootErr   *BootError
 
+	cpus     []int            // with CPUAffinity: the master's CPUs, for the slots in turn
 	slotUsed []bool           // per slot: a worker has started in it
 	gone     metrics.Snapshot // the counters of exited workers
 	figures  metrics.Workers
@@ -145,6 +151,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if opts.CPUAffinity {
+		mask, err := affinity(0)
+		if err != nil {
+			return err
+		}
+		m.cpus = mask.cpus()
 	}
 	defer m.closeSlots(0)
 	if err := m.openSlots(); err != nil {
@@ -493,7 +506,11 @@ func (m *master) start(slot int) error {
 	cmd.Dir = m.opts.Dir
 	cmd.Stdout, cmd.Stderr = orFile(m.opts.Stdout, os.Stdout), orFile(m.opts.Stderr, os.Stderr)
 	cmd.ExtraFiles = append([]*os.File{theirs}, files...)
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if cpus := m.cpus; len(cpus) > 0 {
+		start = func() error { return startOn(cmd, cpus[slot%len(cpus)]) }
+	}
+	if err := start(); err != nil {
 		link.Close()
 		return err
 	}
