@@ -26,6 +26,7 @@
 //	target not origin-, absolute- or (OPTIONS)
 //	  asterisk-form                                 400
 //	absolute-form target                            its authority is the host; Host ignored
+//	absolute-form with an empty host (http:///)     400 (RFC 9110 4.2.1)
 //	CONNECT (authority-form)                        501
 //	HTTP/2.0, HTTP/0.9, any major != 1              505
 //	HTTP/1.x with x > 1                             served as HTTP/1.1

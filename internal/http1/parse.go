@@ -210,8 +210,9 @@ func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
 	req.Host = host
 	if auth, ok := authority(req.Target); ok {
 		// RFC 9112 section 3.2.2: with an absolute-form target the
-		// server uses its authority and ignores Host.
-		if !validHost(auth) {
+		// server uses its authority and ignores Host. An http(s) URI
+		// with an empty host is invalid (RFC 9110 section 4.2.1).
+		if len(auth) == 0 || auth[0] == ':' || !validHost(auth) {
 			return 0, errHost
 		}
 		req.Host = auth

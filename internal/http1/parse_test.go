@@ -60,6 +60,8 @@ var headCases = []headCase{
 	{name: "two spaces", raw: "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 	{name: "trailing space", raw: "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", status: 400},
 	{name: "tab separator", raw: "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
+	{name: "absolute-form with an empty host (found by fuzzing)", raw: "0 http:/// HTTP/1.0\nHost:0\n\n", status: 400},
+	{name: "absolute-form with only a port", raw: "GET http://:80/ HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 	{name: "method not a token", raw: "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 	{name: "NUL in target", raw: "GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 	{name: "DEL in target", raw: "GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
