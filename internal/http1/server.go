@@ -29,6 +29,9 @@ type ConnInfo struct {
 	// as strings, made once per connection ("" for unix sockets).
 	RemoteHost, RemotePort, LocalHost, LocalPort string
 	TLS                                          bool
+	// Trusted is what Server.Trusted said of RemoteHost, asked once per
+	// connection.
+	Trusted bool
 }
 
 func splitAddr(a net.Addr) (host, port string) {
@@ -68,6 +71,9 @@ type Server struct {
 	// HTTP/2 preface (h2c with prior knowledge). It serves the connection
 	// until it ends; the conn it gets replays any bytes already read.
 	H2 func(net.Conn)
+	// Trusted, if set, is asked once per connection whether its remote
+	// host is a trusted proxy; the answer is ConnInfo.Trusted.
+	Trusted func(host string) bool
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{} // guarded by mu
@@ -279,6 +285,7 @@ func (c *conn) describe() {
 	c.info.RemoteHost, c.info.RemotePort = splitAddr(c.info.Remote)
 	c.info.LocalHost, c.info.LocalPort = splitAddr(c.info.Local)
 	_, c.info.TLS = rwc.(*tls.Conn)
+	c.info.Trusted = c.s.Trusted != nil && c.s.Trusted(c.info.RemoteHost)
 }
 
 func (c *conn) release() {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"testing"
+
+	"github.com/pogoserver/pogo/internal/server"
 )
 
 // BenchmarkHello is one keep-alive request after another through the
@@ -12,7 +14,30 @@ import (
 // is for comparing changes on one machine, not a figure to quote (see
 // bench/ for those).
 func BenchmarkHello(b *testing.B) {
-	s := start(b, "pid_app:app", withThreads(1))
+	b.Run("plain", func(b *testing.B) { hello(b, withThreads(1)) })
+	// The CLI's default: proxy headers from loopback peers are applied,
+	// so each request is checked for them.
+	b.Run("trusted-loopback", func(b *testing.B) {
+		hello(b, withThreads(1), func(st *setup) { st.srv.Trusted, _ = server.ParseTrusted("127.0.0.1,::1") })
+	})
+}
+
+// TestHelloAllocs: the Go side of a request allocates nothing, with the
+// CLI's default proxy settings too.
+func TestHelloAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under -race are the detector's")
+	}
+	res := testing.Benchmark(func(b *testing.B) {
+		hello(b, withThreads(1), func(st *setup) { st.srv.Trusted, _ = server.ParseTrusted("127.0.0.1,::1") })
+	})
+	if a := res.AllocsPerOp(); a != 0 {
+		t.Errorf("%d allocations per request (%s), want 0", a, res.MemString())
+	}
+}
+
+func hello(b *testing.B, opts ...func(*setup)) {
+	s := start(b, "pid_app:app", opts...)
 	c := dial(b, s.Addr)
 	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	buf := make([]byte, 4096)

@@ -76,6 +76,9 @@ func (t *Trusted) Has(ip string) bool {
 func (t *Trusted) forwarded(req *wsgi.Request, fields []wsgi.Field) []wsgi.Field {
 	var fwd, xff, xproto, xhost string
 	for _, f := range fields {
+		if len(f.Name) < len("Forwarded") || f.Name[0]|0x20 != 'f' && f.Name[0]|0x20 != 'x' {
+			continue // most headers: not one of these
+		}
 		switch {
 		case strings.EqualFold(f.Name, "Forwarded"):
 			fwd = join(fwd, f.Value)
@@ -86,6 +89,9 @@ func (t *Trusted) forwarded(req *wsgi.Request, fields []wsgi.Field) []wsgi.Field
 		case strings.EqualFold(f.Name, "X-Forwarded-Host"):
 			xhost = join(xhost, f.Value)
 		}
+	}
+	if fwd == "" && xff == "" && xproto == "" && xhost == "" {
+		return fields // the usual case: nothing to apply, nothing allocated
 	}
 	var client, port, proto, host string
 	if fwd != "" {
@@ -112,12 +118,13 @@ func (t *Trusted) forwarded(req *wsgi.Request, fields []wsgi.Field) []wsgi.Field
 			}
 		}
 	} else {
-		hops := strings.Split(xff, ",")
-		for i := len(hops) - 1; xff != "" && i >= 0; i-- {
-			client, port = strings.TrimSpace(hops[i]), ""
-			if !t.Has(client) {
+		for rest := xff; rest != ""; {
+			i := strings.LastIndexByte(rest, ',')
+			client, port = strings.TrimSpace(rest[i+1:]), ""
+			if i < 0 || !t.Has(client) {
 				break
 			}
+			rest = rest[:i]
 		}
 		proto, host = last(xproto), last(xhost)
 	}

@@ -103,6 +103,7 @@ func New(opts Options) *Server {
 		IdleTimeout:   opts.KeepAlive,
 		MaxConns:      opts.MaxConns,
 		Log:           s.log,
+		Trusted:       opts.Trusted.Has,
 	}
 	s.h2 = newH2(s)
 	s.h1.H2 = s.h2.serveConn
@@ -247,7 +248,7 @@ func (s *Server) fill(x *exchange, r *http1.Request, body io.Reader, ci *http1.C
 	req.RemoteAddr, req.RemotePort = ci.RemoteHost, ci.RemotePort
 	req.LocalAddr, req.LocalPort = ci.LocalHost, ci.LocalPort
 	req.TLS = ci.TLS
-	if s.opts.Trusted.Has(req.RemoteAddr) {
+	if ci.Trusted {
 		x.fields = s.opts.Trusted.forwarded(req, x.fields)
 		req.Header = x.fields
 	}
