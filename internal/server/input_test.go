@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
 type inputResult struct {
@@ -47,7 +49,10 @@ func TestInput(t *testing.T) {
 		"empty": "",
 		"small": lines(20),
 		"noeol": "no newline at the end",
-		"large": lines(6000), // > 64 KiB: streamed from the socket
+		"large": lines(20000), // over wsgi.DefaultPrefetch: streamed from the socket
+	}
+	if len(bodies["large"]) <= wsgi.DefaultPrefetch {
+		t.Fatalf("the large body (%d bytes) would be prefetched", len(bodies["large"]))
 	}
 	modes := []string{"read", "readn", "readline", "readline5", "readlines", "iter", "read_past"}
 	for name, body := range bodies {
@@ -98,7 +103,7 @@ func TestInputContentLength(t *testing.T) {
 	}{
 		{"length", "Content-Length: 5\r\n\r\nhello", ptr("5")},
 		{"small chunked", "Transfer-Encoding: chunked\r\n\r\n" + chunked("hello", 2), ptr("5")},
-		{"large chunked", "Transfer-Encoding: chunked\r\n\r\n" + chunked(lines(6000), 4096), nil},
+		{"large chunked", "Transfer-Encoding: chunked\r\n\r\n" + chunked(lines(20000), 4096), nil}, // over wsgi.DefaultPrefetch
 	} {
 		c := dial(t, s.Addr)
 		c.send("POST /read HTTP/1.1\r\nHost: x\r\n" + tc.req)
