@@ -707,9 +707,7 @@ func oneLine(t *testing.T, stderr, want string) {
 
 func writeFile(t *testing.T, name, data string) {
 	t.Helper()
-	if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, name, data)
 }
 
 type syncBuffer = testutil.SyncBuffer

@@ -165,20 +165,14 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 
 func TestWorkersReloadOnHUP(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	src, err := os.ReadFile(filepath.Join(appsDir, "pid_app.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	appFile := filepath.Join(dir, "hup_app.py")
-	writeFile(t, appFile, string(src))
+	dir, appFile := copyApp(t, "pid_app.py", "hup_app.py")
 	cmd := pogo("-b", "127.0.0.1:0", "-w", "2", "--threads", "2", "--chdir", dir, "hup_app:app")
 	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
 	s := startWorkers(t, 2, cmd)
 
 	load := testutil.StartLoad(s.hostPort(t), "/", 8)
 	time.Sleep(2 * time.Second)
-	writeFile(t, appFile, strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "v2"`, 1))
+	setVersion(t, appFile, "v2")
 	s.signal(t, syscall.SIGHUP)
 	s.waitLog(t, ") stopped", 2) // both old workers
 	reloaded := load.Snapshot().Bodies
@@ -358,13 +352,7 @@ func TestTimeoutAnswers504AndReplacesTheWorker(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	src, err := os.ReadFile(filepath.Join(appsDir, "pid_app.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	appFile := filepath.Join(dir, "dev_app.py")
-	writeFile(t, appFile, string(src))
+	dir, appFile := copyApp(t, "pid_app.py", "dev_app.py")
 	cmd := pogo("-b", "127.0.0.1:0", "--reload", "--chdir", dir, "dev_app:app")
 	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
 	s := startWorkers(t, 1, cmd)
@@ -388,7 +376,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("version %q, want v1", v)
 	}
 	time.Sleep(1100 * time.Millisecond) // a later mtime, whatever the file system's granularity
-	writeFile(t, appFile, strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "v2"`, 1))
+	setVersion(t, appFile, "v2")
 	waitVersion("v2")
 	s.waitLog(t, "dev_app.py changed", 1)
 
@@ -401,7 +389,7 @@ func TestReload(t *testing.T) {
 	}
 	// Fixed again: served at the next reload.
 	time.Sleep(1100 * time.Millisecond)
-	writeFile(t, appFile, strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "v3"`, 1))
+	setVersion(t, appFile, "v3")
 	waitVersion("v3")
 }
 
@@ -656,4 +644,29 @@ func allowedCPUs(t *testing.T, status string) []string {
 		}
 	}
 	return out
+}
+
+// copyApp copies testdata/apps/name into a new directory as as, for a
+// test that edits the app: it returns the directory and the copy's path.
+func copyApp(t *testing.T, name, as string) (dir, path string) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(appsDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	path = filepath.Join(dir, as)
+	writeFile(t, path, string(src))
+	return dir, path
+}
+
+// setVersion writes pid_app.py to path with VERSION v, whatever path
+// holds now.
+func setVersion(t *testing.T, path, v string) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(appsDir, "pid_app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, regexp.MustCompile(`VERSION = "[^"]*"`).ReplaceAllString(string(src), `VERSION = "`+v+`"`))
 }

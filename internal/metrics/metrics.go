@@ -186,6 +186,11 @@ func Write(out io.Writer, s *Snapshot, w *Workers) error {
 	metric := func(name, typ, help string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
+	// single writes a metric that has one unlabelled value (an integer).
+	single := func(name, typ, help string, v any) {
+		metric(name, typ, help)
+		fmt.Fprintf(&b, "%s %d\n", name, v)
+	}
 	metric("pogo_requests_total", "counter", "Finished requests by status class (\"none\": the response was cut off or never sent).")
 	for i, v := range s.Requests {
 		class := "none"
@@ -206,25 +211,16 @@ func Write(out io.Writer, s *Snapshot, w *Workers) error {
 	}
 	fmt.Fprintf(&b, "pogo_request_duration_seconds_sum %g\n", float64(s.SumNanos)/1e9)
 	fmt.Fprintf(&b, "pogo_request_duration_seconds_count %d\n", cum)
-	metric("pogo_requests_in_flight", "gauge", "Requests being served.")
-	fmt.Fprintf(&b, "pogo_requests_in_flight %d\n", s.InFlight)
-	metric("pogo_queue_depth", "gauge", "Requests waiting for a Python thread.")
-	fmt.Fprintf(&b, "pogo_queue_depth %d\n", s.Queued)
-	metric("pogo_python_threads_busy", "gauge", "Python threads running a request.")
-	fmt.Fprintf(&b, "pogo_python_threads_busy %d\n", s.Busy)
-	metric("pogo_python_threads", "gauge", "Python threads (--threads, summed over the workers).")
-	fmt.Fprintf(&b, "pogo_python_threads %d\n", s.Threads)
+	single("pogo_requests_in_flight", "gauge", "Requests being served.", s.InFlight)
+	single("pogo_queue_depth", "gauge", "Requests waiting for a Python thread.", s.Queued)
+	single("pogo_python_threads_busy", "gauge", "Python threads running a request.", s.Busy)
+	single("pogo_python_threads", "gauge", "Python threads (--threads, summed over the workers).", s.Threads)
 	if w != nil {
-		metric("pogo_workers", "gauge", "Worker processes running.")
-		fmt.Fprintf(&b, "pogo_workers %d\n", w.Running)
-		metric("pogo_workers_wanted", "gauge", "Worker processes the master aims for.")
-		fmt.Fprintf(&b, "pogo_workers_wanted %d\n", w.Wanted)
-		metric("pogo_worker_starts_total", "counter", "Worker processes started, replacements included.")
-		fmt.Fprintf(&b, "pogo_worker_starts_total %d\n", w.Started)
-		metric("pogo_worker_restarts_total", "counter", "Workers started to replace one (died, recycled, reloaded, timed out).")
-		fmt.Fprintf(&b, "pogo_worker_restarts_total %d\n", w.Restarts)
-		metric("pogo_worker_deaths_total", "counter", "Workers that exited without being asked to (crash, kill, os._exit).")
-		fmt.Fprintf(&b, "pogo_worker_deaths_total %d\n", w.Died)
+		single("pogo_workers", "gauge", "Worker processes running.", w.Running)
+		single("pogo_workers_wanted", "gauge", "Worker processes the master aims for.", w.Wanted)
+		single("pogo_worker_starts_total", "counter", "Worker processes started, replacements included.", w.Started)
+		single("pogo_worker_restarts_total", "counter", "Workers started to replace one (died, recycled, reloaded, timed out).", w.Restarts)
+		single("pogo_worker_deaths_total", "counter", "Workers that exited without being asked to (crash, kill, os._exit).", w.Died)
 		metric("pogo_worker_requests_total", "counter", "Finished requests of each running worker, by worker number.")
 		for _, e := range w.Each {
 			fmt.Fprintf(&b, "pogo_worker_requests_total{worker=\"%d\"} %d\n", e.ID, e.Requests)

@@ -9,20 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pogoserver/pogo/internal/testutil"
 )
 
 func tree(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	write := func(name, body string) {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, body string) { testutil.WriteFile(t, filepath.Join(dir, name), body) }
 	write("a.txt", "0123456789abcdefghij")
 	write("a.txt.gz", "GZ")
 	write("a.txt.br", "BR")

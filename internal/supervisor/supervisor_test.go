@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pogoserver/pogo/internal/metrics"
+	"github.com/pogoserver/pogo/internal/testutil"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -43,16 +44,7 @@ func TestReadMessages(t *testing.T) {
 
 func TestWatcher(t *testing.T) {
 	dir := t.TempDir()
-	write := func(rel, data string) {
-		t.Helper()
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, data string) { testutil.WriteFile(t, filepath.Join(dir, rel), data) }
 	write("app.py", "x = 1\n")
 	write("pkg/mod.py", "y = 1\n")
 	write("notes.txt", "not code\n")
