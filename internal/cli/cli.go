@@ -238,16 +238,15 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		return exitAppLoad, err
 	}
 
-	threads := cfg.Threads
-	if threads == 0 {
-		threads = config.DefaultThreads
-	}
 	gwOpts := wsgi.Options{
-		Threads:   threads,
-		QueueSize: cfg.QueueSize,
-		Software:  "pogo/" + version,
-		Log:       log,
-		Timeout:   cfg.Timeout,
+		Threads:           cfg.Threads,
+		MaxThreads:        cfg.MaxThreads,
+		ThreadIdleTimeout: cfg.ThreadIdleTimeout,
+		QueueSize:         cfg.QueueSize,
+		SpoolMax:          cfg.SpoolMax,
+		Software:          "pogo/" + version,
+		Log:               log,
+		Timeout:           cfg.Timeout,
 		Traceback: func(ident uint64) (tb string, err error) {
 			main.Do(func(t *cpython.Thread) { tb, err = t.Traceback(ident) })
 			return tb, err
@@ -319,7 +318,7 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 	var tick <-chan time.Time
 	retireAt := uint64(0)
 	if worker != nil {
-		log.Info(fmt.Sprintf("Worker %d ready: Python %s, %d threads", worker.ID, cpython.Version(), threads))
+		log.Info(fmt.Sprintf("Worker %d ready: Python %s, %s", worker.ID, cpython.Version(), threadsText(cfg)))
 		worker.Ready()
 		gone = worker.Gone()
 		t := time.NewTicker(100 * time.Millisecond)
@@ -329,7 +328,7 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 			retireAt = uint64(cfg.MaxRequests + rand.IntN(cfg.MaxRequestsJitter+1))
 		}
 	} else {
-		log.Info(banner(ls, tlsConfig != nil, threads))
+		log.Info(banner(ls, tlsConfig != nil, threadsText(cfg)))
 	}
 	ready.Store(true)
 
@@ -549,12 +548,27 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 	return exitOK, nil
 }
 
-func banner(ls []net.Listener, https bool, threads int) string {
+// threadsText says how many Python threads run, for the start-up log.
+func threadsText(cfg *config.Config) string {
+	if cfg.Threads > 0 {
+		return fmt.Sprintf("%d threads", cfg.Threads)
+	}
+	return fmt.Sprintf("threads adapted up to %d", orDefault(cfg.MaxThreads, config.DefaultMaxThreads))
+}
+
+func orDefault(n, d int) int {
+	if n == 0 {
+		return d
+	}
+	return n
+}
+
+func banner(ls []net.Listener, https bool, threads string) string {
 	exe := cpython.DefaultProgram
 	if exe == "" {
 		exe = "built-in prefix"
 	}
-	return fmt.Sprintf("pogo %s, Python %s (%s), listening on %s, %d threads, pid %d",
+	return fmt.Sprintf("pogo %s, Python %s (%s), listening on %s, %s, pid %d",
 		version, cpython.Version(), exe, strings.Join(urls(listenerAddrs(ls), https), " "), threads, os.Getpid())
 }
 

@@ -72,7 +72,9 @@ func TestUsageErrors(t *testing.T) {
 		{"two apps", []string{"a:app", "b:app"}, "unexpected arguments after the app: b:app"},
 		{"certfile without keyfile", []string{"--certfile", "cert.pem", "factory_app:create_app()"}, "--certfile and --keyfile must be given together"},
 		{"keyfile without certfile", []string{"--keyfile", "key.pem", "factory_app:create_app()"}, "--certfile and --keyfile must be given together"},
-		{"negative threads", []string{"--threads", "-1", "factory_app:create_app()"}, "--threads must be >= 1"},
+		{"negative threads", []string{"--threads", "-1", "factory_app:create_app()"}, "option --threads: must be >= 1, got -1"},
+		{"zero threads", []string{"--threads", "0", "factory_app:create_app()"}, "option --threads: must be >= 1, got 0"},
+		{"one max thread", []string{"--max-threads", "1", "factory_app:create_app()"}, "--max-threads must be >= 2, got 1"},
 		{"bad env", []string{"-e", "FOO", "factory_app:create_app()"}, `--env "FOO": want KEY=VALUE`},
 	}
 	for _, tt := range tests {

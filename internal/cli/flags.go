@@ -106,9 +106,30 @@ var flags = []flag{
 		routeFlag(func(c *config.Config) *[]config.Route { return &c.Static })},
 	{[]string{"--static-max-age"}, "SECONDS", "send Cache-Control: public, max-age=SECONDS with static files",
 		secondsFlag(func(c *config.Config) *time.Duration { return &c.StaticMaxAge })},
-	{[]string{"--threads"}, "N", fmt.Sprintf("Python threads: requests running the app at once (default %d)", config.DefaultThreads),
-		intFlag(func(c *config.Config) *int { return &c.Threads })},
-	{[]string{"--queue-size"}, "N", "requests waiting for a thread before clients get 503 (default 64 per thread)",
+	{[]string{"--threads"}, "N", "a fixed number of Python threads: requests running the app at once (default: adapted to the app, up to --max-threads)",
+		func(c *config.Config, v string) error {
+			if err := intFlag(func(c *config.Config) *int { return &c.Threads })(c, v); err != nil {
+				return err
+			}
+			if c.Threads < 1 {
+				return fmt.Errorf("must be >= 1, got %d", c.Threads)
+			}
+			return nil
+		}},
+	{[]string{"--max-threads"}, "N", fmt.Sprintf("the most Python threads pogo adapts to without --threads (default %d)", config.DefaultMaxThreads),
+		intFlag(func(c *config.Config) *int { return &c.MaxThreads })},
+	{[]string{"--thread-idle-timeout"}, "SECONDS", "end an adapted Python thread idle this long, with its threading.local data (default 30)",
+		secondsFlag(func(c *config.Config) *time.Duration { return &c.ThreadIdleTimeout })},
+	{[]string{"--spool-max"}, "BYTES", fmt.Sprintf("read request bodies up to BYTES before calling the app, past 256 KiB into a temporary file; longer ones stream to the app; 0: stream every body over 256 KiB (default %d)", config.DefaultSpoolMax),
+		func(c *config.Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			c.SpoolMax = n
+			return nil
+		}},
+	{[]string{"--queue-size"}, "N", "requests waiting for a thread before clients get 503 (default 2048)",
 		intFlag(func(c *config.Config) *int { return &c.QueueSize })},
 	{[]string{"--backlog"}, "N", "listen backlog (default 2048)",
 		intFlag(func(c *config.Config) *int { return &c.Backlog })},

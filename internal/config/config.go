@@ -87,11 +87,24 @@ type Config struct {
 	// gets 504, the stuck thread's traceback is logged and its worker is
 	// replaced (so it implies a master, as MaxRequests does). Zero: none.
 	Timeout time.Duration
-	// Threads is the number of Python threads. If zero, DefaultThreads.
+	// Threads, if positive, is a fixed number of Python threads: at most
+	// that many requests run the app at once. If zero, pogo adapts the
+	// number to the app, up to MaxThreads.
 	Threads int
+	// MaxThreads is the most Python threads when Threads is zero. If
+	// zero, DefaultMaxThreads.
+	MaxThreads int
+	// ThreadIdleTimeout ends an adapted Python thread idle this long,
+	// with its threading.local data. If zero, 30s.
+	ThreadIdleTimeout time.Duration
 	// QueueSize bounds the requests waiting for a Python thread; beyond it
-	// clients get 503. If zero, 64 per thread.
+	// clients get 503. If zero, 2048.
 	QueueSize int
+	// SpoolMax is the largest request body read before the app is called
+	// (past 256 KiB into a temporary file); longer ones are streamed to
+	// the app. Zero: bodies over 256 KiB are streamed. Defaults sets
+	// DefaultSpoolMax.
+	SpoolMax int64
 	// Backlog is the listen(2) backlog. If zero, 2048.
 	Backlog int
 	// MaxConnections bounds open client connections; beyond it new ones
@@ -145,9 +158,11 @@ type Config struct {
 	GracefulTimeout time.Duration
 }
 
-// DefaultThreads is the default number of Python threads, chosen by
-// measurement (see docs/internals.md).
-const DefaultThreads = 8
+// DefaultMaxThreads is MaxThreads's default (see docs/internals.md).
+const DefaultMaxThreads = 512
+
+// DefaultSpoolMax is SpoolMax's default: 64 MiB.
+const DefaultSpoolMax = 64 << 20
 
 // forwardedDefault is gunicorn's default for forwarded_allow_ips, which
 // also reads it from the environment.
@@ -165,8 +180,8 @@ type Route struct{ Key, Value string }
 func Defaults() Config {
 	return Config{
 		Binds:                 []string{"127.0.0.1:8000"},
-		Threads:               DefaultThreads,
 		Umask:                 -1,
+		SpoolMax:              DefaultSpoolMax,
 		StaticMaxAge:          -1,
 		ForwardedAllowIPs:     forwardedDefault(),
 		Backlog:               2048,
@@ -195,6 +210,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--max-requests-jitter must be >= 0, got %d", c.MaxRequestsJitter)
 	case c.Threads < 0:
 		return fmt.Errorf("--threads must be >= 1, got %d", c.Threads)
+	case c.MaxThreads < 0 || c.MaxThreads == 1:
+		return fmt.Errorf("--max-threads must be >= 2, got %d", c.MaxThreads)
+	case c.ThreadIdleTimeout < 0:
+		return fmt.Errorf("--thread-idle-timeout must be >= 0, got %v", c.ThreadIdleTimeout)
+	case c.SpoolMax < 0:
+		return fmt.Errorf("--spool-max must be >= 0, got %d", c.SpoolMax)
 	case c.QueueSize < 0:
 		return fmt.Errorf("--queue-size must be >= 0, got %d", c.QueueSize)
 	case c.MaxConnections < 0:

@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -84,19 +84,15 @@ const (
 	Head     Flags = C.POGO_HEAD      // HEAD: consume the body, send none
 	HTTPS    Flags = C.POGO_HTTPS     // wsgi.url_scheme "https"
 	MoreBody Flags = C.POGO_MORE_BODY // body passed to Call is only the start
+	CPUTime  Flags = C.POGO_CPU_TIME  // measure the call's CPU and preempted time (Timing)
 )
 
-// Thread runs Python calls. The main thread (from Start) is bound to the
-// OS thread that started the interpreter and must be used from it; a slot
-// (NewSlot) runs on whatever OS thread calls it, with that thread's own
-// PyThreadState.
+// Thread is Python's main thread (from Start): bound to the OS thread that
+// started the interpreter and used only from it, for setup work (loading
+// apps, tracebacks, atexit). Requests run through a Call.
 type Thread struct {
-	c      *C.pogo_thread // nil for slots
-	res    *C.pogo_result // C memory, reused by every Call
+	c      *C.pogo_thread // never nil
 	handle cgo.Handle
-
-	handler Handler // set during Call; read by callbacks on this thread
-	readErr error   // the last ReadBody error, for the caller to inspect
 }
 
 // App is a loaded WSGI application.
@@ -140,19 +136,14 @@ func start(opts Options) (*Thread, error) {
 	keys := nulJoin(opts.EnvKeys)
 
 	t := &Thread{}
-	t.handle = cgo.NewHandle(t)
+	t.handle = cgo.NewHandle(t) // pogo_init wants one; the main thread makes no callbacks
 	var cerr *C.char
 	t.c = C.pogo_init(cprog, cstr(av), C.size_t(len(av)), cstr(keys), C.size_t(len(keys)),
 		C.int(opts.EnvReserved), cboot, C.uintptr_t(t.handle), &cerr)
 	if t.c == nil {
 		return nil, fmt.Errorf("cpython: %s", takeString(cerr))
 	}
-	t.res = newResult()
 	return t, nil
-}
-
-func newResult() *C.pogo_result {
-	return (*C.pogo_result)(C.calloc(1, C.size_t(unsafe.Sizeof(C.pogo_result{}))))
 }
 
 // Error is a failure reported by Python while loading or setting up: a
@@ -209,18 +200,9 @@ func (t *Thread) Load(spec string, multiprocess bool) (*App, error) {
 	return &App{c: app}, nil
 }
 
-// NewSlot makes a Thread that is not bound to an OS thread: its Call runs
-// Python on whatever OS thread the calling goroutine is on, and each OS
-// thread keeps its own PyThreadState for life. At most one Call per slot
-// at a time.
-func NewSlot() *Thread {
-	t := &Thread{res: newResult()}
-	t.handle = cgo.NewHandle(t)
-	return t
-}
-
-// Result is the outcome of Call. Head and Body point into the scratch
-// buffer given to Call or into C memory owned by the Result, until Release.
+// Result is the outcome of a Call. Head and Body point into the scratch
+// buffer given to the Call or into C memory owned by the Result, until
+// Release.
 type Result struct {
 	Kind      Kind
 	Traceback string // for the error kinds
@@ -229,6 +211,24 @@ type Result struct {
 	body      unsafe.Pointer
 	bodyLen   int
 	c         uint8 // bit 0: head is C memory, bit 1: body is
+
+	Timing Timing
+}
+
+// Timing is how a call spent its time.
+type Timing struct {
+	// GIL is the time spent waiting for the GIL: to start, and after
+	// each hand-off to Go (reading the body, writing the response).
+	GIL time.Duration
+	// Wall is the time in the app, from having the GIL to the end.
+	Wall time.Duration
+	// CPU is the thread's CPU time over Wall, and Preempted the time it
+	// was runnable but had no CPU (another thread ran); both -1 if not
+	// measured (see CPUTime). Wall - CPU - Preempted is the time the call
+	// waited: for I/O, a lock, the GIL.
+	CPU, Preempted time.Duration
+	// Queue is how long a pooled call waited for a pool thread.
+	Queue time.Duration
 }
 
 // Head is the response head for Buffered results: "STATUS\x00Name\x00Value\x00...".
@@ -261,53 +261,6 @@ func (r *Result) Release() {
 	r.head, r.body, r.c = nil, nil, 0
 }
 
-// Call runs app for one request on this thread. env is the encoded environ
-// (see pogo.h); body is the request body read so far; a buffered
-// response's head and body go into scratch if they fit (the Result then
-// points into it). h receives streamed output and reads the rest of the
-// body.
-func (t *Thread) Call(app *App, h Handler, env, body, scratch []byte, flags Flags) Result {
-	t.handler = h
-	t.readErr = nil
-	sp, sn := (*C.char)(unsafe.Pointer(unsafe.SliceData(scratch))), C.size_t(len(scratch))
-	if t.c != nil {
-		C.pogo_call(t.c, app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), sp, sn, t.res)
-	} else {
-		C.pogo_call_here(C.uintptr_t(t.handle), app.c, cbuf(env), C.size_t(len(env)), cbuf(body), C.size_t(len(body)), C.int(flags), sp, sn, t.res)
-	}
-	t.handler = nil
-	res := t.res
-	r := Result{
-		Kind:    Kind(res.kind),
-		head:    unsafe.Pointer(res.head),
-		headLen: int(res.head_len),
-		body:    unsafe.Pointer(res.body),
-		bodyLen: int(res.body_len),
-	}
-	inScratch := func(p unsafe.Pointer) bool {
-		return len(scratch) > 0 && uintptr(p) >= uintptr(unsafe.Pointer(sp)) && uintptr(p) < uintptr(unsafe.Pointer(sp))+uintptr(sn)
-	}
-	if r.head != nil && !inScratch(r.head) {
-		r.c |= 1
-	}
-	if r.body != nil && !inScratch(r.body) {
-		r.c |= 2
-	}
-	// C keeps no Go pointer past the call.
-	res.head, res.body = nil, nil
-	if res.err != nil {
-		r.Traceback = C.GoStringN(res.err, C.int(res.err_len))
-		C.free(unsafe.Pointer(res.err))
-	}
-	return r
-}
-
-// Ident is Python's thread ident of the thread running the current Call,
-// or of the last one. It may be read from any goroutine during the Call.
-func (t *Thread) Ident() uint64 {
-	return uint64(atomic.LoadUintptr((*uintptr)(unsafe.Pointer(&t.res.ident))))
-}
-
 // Traceback returns the stack of the Python thread with ident, for a call
 // that runs too long: taken with the GIL held, which waits for the thread
 // to let go of it (a thread that never does blocks Traceback). "" if no
@@ -324,9 +277,6 @@ func (t *Thread) Traceback(ident uint64) (string, error) {
 	}
 	return takeString(out), nil
 }
-
-// ReadErr returns the error that ended the last body read, if any.
-func (t *Thread) ReadErr() error { return t.readErr }
 
 // Finalize runs Python's atexit functions and flushes stdio. Python must not
 // be used afterwards; the process is expected to exit.

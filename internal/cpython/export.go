@@ -1,67 +1,42 @@
 package cpython
 
 // Callbacks from C into Go, made with the GIL released on a thread that is
-// inside pogo_call (or, for pogoLog, any thread running Python). This file
+// inside pogo_call_here (or, for pogoLog, any thread running Python but a
+// pool thread, which asks its job's goroutine instead). This file
 // holds declarations only: cgo copies its preamble into _cgo_export.h.
 
 // #include "pogo.h"
 import "C"
 
 import (
-	"errors"
-	"io"
-	"os"
 	"runtime/cgo"
-	"syscall"
 	"unsafe"
 )
 
-func threadOf(h C.uintptr_t) *Thread { return cgo.Handle(h).Value().(*Thread) }
+func callOf(h C.uintptr_t) *Call { return cgo.Handle(h).Value().(*Call) }
 
 //export pogoRead
 func pogoRead(h C.uintptr_t, p *C.char, n C.size_t) C.ssize_t {
-	t := threadOf(h)
-	m, err := t.handler.ReadBody(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
-	if m > 0 {
-		return C.ssize_t(m)
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		return 0
-	}
-	t.readErr = err
-	return -1
+	return C.ssize_t(callOf(h).read(cbytes(p, n)))
 }
 
 //export pogoWrite
 func pogoWrite(h C.uintptr_t, head *C.char, headLen C.size_t, body *C.char, bodyLen C.size_t) C.int {
-	t := threadOf(h)
-	err := t.handler.Write(cbytes(head, headLen), cbytes(body, bodyLen))
-	if err != nil {
-		return -1
-	}
-	return 0
+	return C.int(callOf(h).write(cbytes(head, headLen), cbytes(body, bodyLen)))
 }
 
 //export pogoSendFile
 func pogoSendFile(h C.uintptr_t, head *C.char, headLen C.size_t, fd C.int, off, count C.int64_t) C.int {
-	t := threadOf(h)
-	// The descriptor belongs to Python's file object: send from a duplicate.
-	dup, err := syscall.Dup(int(fd))
-	if err != nil {
-		return -1
-	}
-	f := os.NewFile(uintptr(dup), "wsgi.file_wrapper")
-	defer f.Close()
-	if err := t.handler.SendFile(cbytes(head, headLen), f, int64(off), int64(count)); err != nil {
-		return -1
-	}
-	return 0
+	return C.int(callOf(h).sendFile(cbytes(head, headLen), int(fd), int64(off), int64(count)))
 }
 
 //export pogoLog
-func pogoLog(p *C.char, n C.size_t) {
+func pogoLog(p *C.char, n C.size_t) { writeLog(cbytes(p, n)) }
+
+// writeLog appends wsgi.errors output to the error log.
+func writeLog(b []byte) {
 	if w := errorsOut; w != nil {
-		w.Write(cbytes(p, n))
+		w.Write(b)
 	}
 }
 

@@ -4,9 +4,11 @@
  * response iterable. See pogo.h for the contract.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -68,6 +70,14 @@ static int is_tchar(unsigned char c)
 	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* regain takes the GIL back after a hand-off to Go, counting the wait. */
+static void regain(pogo_thread *t, PyThreadState *save)
+{
+	int64_t t0 = pogo_now_ns();
+	pogo_take_gil(save);
+	t->gil_ns += pogo_now_ns() - t0;
+}
+
 /* ---- wsgi.input ---- */
 
 typedef struct {
@@ -98,10 +108,17 @@ static Py_ssize_t read_go(Input *in, char *dst, Py_ssize_t n)
 {
 	if (!in->more)
 		return 0;
+	pogo_thread *t = in->t;
 	ssize_t r;
-	Py_BEGIN_ALLOW_THREADS
-	r = pogoRead(in->t->handle, dst, (size_t)n);
-	Py_END_ALLOW_THREADS
+	PyThreadState *save = PyEval_SaveThread();
+	if (t->job != NULL) {
+		t->job->p = dst;
+		t->job->n = (size_t)n;
+		r = (ssize_t)pogo_ask(t->job, POGO_OP_READ);
+	} else {
+		r = pogoRead(t->handle, dst, (size_t)n);
+	}
+	regain(t, save);
 	if (r > 0)
 		return r;
 	in->more = 0;
@@ -411,10 +428,19 @@ static int send(Gate *g, const char *data, size_t n)
 		head_len = g->head_len;
 		g->sent = 1;
 	}
+	pogo_thread *t = g->t;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS
-	rc = pogoWrite(g->t->handle, (char *)head, head_len, (char *)data, n);
-	Py_END_ALLOW_THREADS
+	PyThreadState *save = PyEval_SaveThread();
+	if (t->job != NULL) {
+		t->job->head = (char *)head;
+		t->job->head_len = head_len;
+		t->job->p = (char *)data;
+		t->job->n = n;
+		rc = (int)pogo_ask(t->job, POGO_OP_WRITE);
+	} else {
+		rc = pogoWrite(t->handle, (char *)head, head_len, (char *)data, n);
+	}
+	regain(t, save);
 	if (rc < 0)
 		g->gone = 1;
 	return rc;
@@ -551,8 +577,16 @@ static PyObject *errors_write(PyObject *self, PyObject *s)
 	PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
 	if (b == NULL)
 		return NULL;
+	pogo_job *j = pogo_current_job;
 	Py_BEGIN_ALLOW_THREADS
-	pogoLog(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+	if (j != NULL) {
+		/* A pool thread never runs Go: its job's goroutine writes it. */
+		j->p = PyBytes_AS_STRING(b);
+		j->n = (size_t)PyBytes_GET_SIZE(b);
+		pogo_ask(j, POGO_OP_LOG);
+	} else {
+		pogoLog(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+	}
 	Py_END_ALLOW_THREADS
 	Py_DECREF(b);
 	return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(s));
@@ -906,11 +940,21 @@ static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
 		out->body_len = (size_t)count;
 		return 1;
 	}
+	pogo_thread *t = g->t;
 	int rc;
 	g->sent = 1;
-	Py_BEGIN_ALLOW_THREADS
-	rc = pogoSendFile(g->t->handle, g->head, g->head_len, fd, off, count);
-	Py_END_ALLOW_THREADS
+	PyThreadState *save = PyEval_SaveThread();
+	if (t->job != NULL) {
+		t->job->head = g->head;
+		t->job->head_len = g->head_len;
+		t->job->fd = fd;
+		t->job->off = off;
+		t->job->count = count;
+		rc = (int)pogo_ask(t->job, POGO_OP_SENDFILE);
+	} else {
+		rc = pogoSendFile(t->handle, g->head, g->head_len, fd, off, count);
+	}
+	regain(t, save);
 	if (rc < 0)
 		g->gone = 1;
 	out->kind = rc < 0 ? POGO_GONE : POGO_STREAMED;
@@ -1053,7 +1097,16 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 {
 	memset(out, 0, sizeof *out);
 	__atomic_store_n(&out->ident, PyThread_get_thread_ident(), __ATOMIC_RELEASE);
-	PyEval_RestoreThread(t->ts);
+	clockid_t clock;
+	if (pthread_getcpuclockid(pthread_self(), &clock) == 0)
+		__atomic_store_n(&out->cpu_clock, (int64_t)clock, __ATOMIC_RELEASE);
+	int64_t t0 = pogo_now_ns();
+	pogo_take_gil(t->ts);
+	int64_t t1 = pogo_now_ns();
+	int64_t cpu0 = 0, delay0 = 0;
+	if (flags & POGO_CPU_TIME)
+		pogo_sched_times(&cpu0, &delay0);
+	t->gil_ns = t1 - t0;
 
 	Input *in = NULL;
 	PyObject *environ = NULL;
@@ -1112,17 +1165,42 @@ done:
 		release_input(t, in);
 	if (g != NULL)
 		release_gate(t, g);
+	int64_t t2 = pogo_now_ns();
+	out->cpu_ns = out->preempted_ns = -1;
+	if (flags & POGO_CPU_TIME) {
+		int64_t cpu1, delay1;
+		pogo_sched_times(&cpu1, &delay1);
+		out->cpu_ns = cpu1 - cpu0;
+		out->preempted_ns = delay1 - delay0;
+	}
+	out->gil_ns = t->gil_ns;
+	out->wall_ns = t2 - t1;
 	PyEval_SaveThread();
 	return out->kind;
 }
+
+/* The OS threads that have a thread state of their own for pogo_call_here,
+ * and how many may. */
+static int direct_threads, direct_max;
+
+void pogo_set_direct_max(int n) { __atomic_store_n(&direct_max, n, __ATOMIC_RELEASE); }
+
+int pogo_direct_threads(void) { return __atomic_load_n(&direct_threads, __ATOMIC_ACQUIRE); }
 
 int pogo_call_here(uintptr_t handle, pogo_app *app, const char *env, size_t env_len,
                    const char *body, size_t body_len, int flags,
                    char *scratch, size_t scratch_cap, pogo_result *out)
 {
 	static __thread pogo_thread *here;
-	if (here == NULL)
+	if (here == NULL) {
+		if (__atomic_add_fetch(&direct_threads, 1, __ATOMIC_ACQ_REL) > __atomic_load_n(&direct_max, __ATOMIC_ACQUIRE)) {
+			__atomic_sub_fetch(&direct_threads, 1, __ATOMIC_ACQ_REL);
+			memset(out, 0, sizeof *out);
+			out->kind = POGO_NO_THREAD;
+			return POGO_NO_THREAD;
+		}
 		here = pogo_thread_new(0);
+	}
 	here->handle = handle;
 	return pogo_call(here, app, env, env_len, body, body_len, flags, scratch, scratch_cap, out);
 }

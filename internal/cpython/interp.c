@@ -254,6 +254,16 @@ pogo_thread *pogo_thread_new(uintptr_t handle)
 	return thread_wrap(ts, handle);
 }
 
+void pogo_thread_end(pogo_thread *t)
+{
+	PyEval_RestoreThread(t->ts);
+	Py_CLEAR(t->gate);
+	Py_CLEAR(t->input);
+	PyThreadState_Clear(t->ts); /* its threading.local data goes */
+	PyThreadState_DeleteCurrent(); /* and the GIL with it */
+	free(t);
+}
+
 int pogo_exec(pogo_thread *t, const char *func, const char *arg, char **err)
 {
 	PyEval_RestoreThread(t->ts);

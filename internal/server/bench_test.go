@@ -14,25 +14,30 @@ import (
 // is for comparing changes on one machine, not a figure to quote (see
 // bench/ for those).
 func BenchmarkHello(b *testing.B) {
-	b.Run("plain", func(b *testing.B) { hello(b, withThreads(1)) })
+	// The default, adapted: a CPU-bound request runs directly.
+	b.Run("plain", func(b *testing.B) { hello(b, withThreads(0)) })
+	// A fixed thread: every request is handed to the pool.
+	b.Run("pool", func(b *testing.B) { hello(b, withThreads(1)) })
 	// The CLI's default: proxy headers from loopback peers are applied,
 	// so each request is checked for them.
 	b.Run("trusted-loopback", func(b *testing.B) {
-		hello(b, withThreads(1), func(st *setup) { st.srv.Trusted, _ = server.ParseTrusted("127.0.0.1,::1") })
+		hello(b, withThreads(0), func(st *setup) { st.srv.Trusted, _ = server.ParseTrusted("127.0.0.1,::1") })
 	})
 }
 
-// TestHelloAllocs: the Go side of a request allocates nothing, with the
-// CLI's default proxy settings too.
+// TestHelloAllocs: the Go side of a request allocates nothing, on either
+// path, with the CLI's default proxy settings too.
 func TestHelloAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts under -race are the detector's")
 	}
-	res := testing.Benchmark(func(b *testing.B) {
-		hello(b, withThreads(1), func(st *setup) { st.srv.Trusted, _ = server.ParseTrusted("127.0.0.1,::1") })
-	})
-	if a := res.AllocsPerOp(); a != 0 {
-		t.Errorf("%d allocations per request (%s), want 0", a, res.MemString())
+	for _, threads := range []int{0, 1} {
+		res := testing.Benchmark(func(b *testing.B) {
+			hello(b, withThreads(threads), func(st *setup) { st.srv.Trusted, _ = server.ParseTrusted("127.0.0.1,::1") })
+		})
+		if a := res.AllocsPerOp(); a != 0 {
+			t.Errorf("threads %d: %d allocations per request (%s), want 0", threads, a, res.MemString())
+		}
 	}
 }
 
@@ -64,3 +69,4 @@ func hello(b *testing.B, opts ...func(*setup)) {
 		}
 	}
 }
+

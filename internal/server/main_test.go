@@ -91,6 +91,7 @@ func asPyError(err error, pe **cpython.Error) bool {
 type testServer struct {
 	Addr string // host:port
 	URL  string // http://host:port
+	GW   *wsgi.Gateway
 	logs *syncBuffer
 }
 
@@ -145,7 +146,7 @@ func start(t testing.TB, spec string, opts ...func(*setup)) *testServer {
 		}
 	})
 	addr := ls[0].Addr().String()
-	return &testServer{Addr: addr, URL: "http://" + addr, logs: logs}
+	return &testServer{Addr: addr, URL: "http://" + addr, GW: gw, logs: logs}
 }
 
 func withThreads(n int) func(*setup) { return func(s *setup) { s.gw.Threads = n } }

@@ -16,25 +16,46 @@ import (
 	"github.com/pogoserver/pogo/internal/cpython"
 )
 
-// DefaultPrefetch is how much of a request body is read in Go before the
-// request takes a Python thread, if Options.Prefetch is zero. The app then
-// reads it from memory without letting go of the GIL, where a streamed
-// body costs a GIL hand-off per read: per core, 100 KiB uploads read in
-// 4 KiB pieces, 3.0-3.4k req/s with 64 KiB, 3.9-4.8k with 256 KiB. At most
-// Threads + QueueSize requests hold one (waitress buffers 512 KiB).
+// DefaultPrefetch is how much of a request body is read into memory in Go
+// before the request takes a Python thread, if Options.Prefetch is zero.
+// The app then reads it from memory without letting go of the GIL, where
+// a streamed body costs a GIL hand-off per read: per core, 100 KiB
+// uploads read in 4 KiB pieces, 3.0-3.4k req/s with 64 KiB, 3.9-4.8k with
+// 256 KiB. At most the requests in Python and those queued for it hold
+// one (waitress buffers 512 KiB).
 const DefaultPrefetch = 256 << 10
+
+// DefaultMaxThreads is the most Python threads a process runs without
+// --threads, if Options.MaxThreads is zero: Granian's default too.
+const DefaultMaxThreads = 512
 
 // Options configures a Gateway.
 type Options struct {
-	// Threads is the number of Python threads: at most this many requests
-	// run Python at once. Must be > 0.
+	// Threads, if positive, is a fixed number of Python threads
+	// (gunicorn's --threads): at most this many requests run Python at
+	// once, all on the pool's threads. If zero, the gateway adapts how
+	// many run at once to the app, up to MaxThreads (see adapt.go).
 	Threads int
-	// QueueSize bounds the requests waiting for a Python slot; beyond it
-	// Serve answers 503. If zero, 64 per thread is used.
+	// MaxThreads is the most Python threads when Threads is zero. If
+	// zero, DefaultMaxThreads.
+	MaxThreads int
+	// ThreadIdleTimeout ends a pool thread idle this long (not with a
+	// fixed Threads); its thread state is cleared, so its threading.local
+	// data goes. If zero, 30s.
+	ThreadIdleTimeout time.Duration
+	// QueueSize bounds the requests waiting for a Python thread; beyond it
+	// Serve answers 503. If zero, 2048.
 	QueueSize int
-	// Prefetch is the largest body read in Go before dispatch. If zero,
-	// DefaultPrefetch is used.
+	// Prefetch is the largest body read into memory before dispatch. If
+	// zero, DefaultPrefetch is used.
 	Prefetch int
+	// SpoolMax, if positive, is the largest body read before dispatch:
+	// Prefetch bytes in memory, the rest in a temporary file ($TMPDIR,
+	// unlinked at once), so that a slow upload holds no Python thread.
+	// The app then streams a longer body from the client. Zero: bodies
+	// over Prefetch are streamed, and with "Expect: 100-continue" none is
+	// read before the app asks.
+	SpoolMax int64
 	// Software is SERVER_SOFTWARE, e.g. "pogo/1.0".
 	Software string
 	// Log receives errors (app tracebacks). If nil, slog.Default() is used.
@@ -54,6 +75,9 @@ type Options struct {
 	OnTimeout func()
 }
 
+// DefaultQueueSize is Options.QueueSize's default.
+const DefaultQueueSize = 2048
+
 // An Abandoner is a ResponseWriter that can answer for an app that is
 // stuck (Options.Timeout), from another goroutine: with status if no
 // response bytes have been written, and by closing the connection in any
@@ -62,61 +86,84 @@ type Abandoner interface {
 	Abandon(status int, reason string)
 }
 
-// Gateway runs WSGI requests with at most Threads of them in Python at
-// once. The connection goroutine calls Python itself (no hand-off to
-// another thread); the OS thread it is on keeps one PyThreadState for its
-// whole life, so threading.local survives across requests. See
-// docs/internals.md for why this shape and not a pool of locked threads.
+// Gateway runs WSGI requests in Python: at most a limit of them at once
+// (fixed, or adapted to the app), each either directly on the calling
+// goroutine's OS thread or on a pool thread that holds none of Go's Ps.
+// Every OS thread that runs Python keeps one PyThreadState for its life,
+// so threading.local survives across requests. See docs/internals.md.
 type Gateway struct {
-	apps    []*cpython.App // Request.App indexes it
-	opts    Options
-	log     *slog.Logger
-	slots   chan *slot    // free call slots: the semaphore of size Threads
-	all     []*slot       // every slot, for the watchdog
-	waiting atomic.Int64  // requests waiting for a slot
-	served  atomic.Uint64 // requests that reached Serve
-	stuck   atomic.Int64  // timed-out calls still running
-	done    chan struct{} // closed by Close: stops the watchdog
+	apps   []*cpython.App // Request.App indexes it
+	opts   Options
+	log    *slog.Logger
+	pool   *cpython.Pool
+	adm    *admission
+	direct atomic.Bool // requests may run on the calling OS thread
+	fixed  bool        // Options.Threads > 0
+	stats  stats
+	served atomic.Uint64 // requests admitted to Python
+	stuck  atomic.Int64  // timed-out calls still running
+	done   chan struct{} // closed by Close: stops the controller and the watchdog
+	ctl    controller    // owned by the control goroutine
+
+	mu     sync.Mutex     // guards active, with a Timeout
+	active map[*call]bool // calls in Python, with a Timeout
+
+	freeMu sync.Mutex
+	free   []*call // idle calls, for reuse; guarded by freeMu
+
+	allMu sync.Mutex
+	all   []*call // every call made, for the controller; guarded by allMu (append only)
 }
 
-// slot is one call slot: a Python thread state holder, and with a
-// Timeout, the call running in it.
-type slot struct {
-	t *cpython.Thread
-
-	mu      sync.Mutex // held briefly by Serve and the watchdog
-	c       *call      // the running call; guarded by mu
-	started int64      // its start in Unix ns, 0 if idle, -1 once timed out; guarded by mu
-}
-
-// New starts the Python threads for apps (Request.App chooses one; most
-// servers have one). The interpreter must be started.
+// New starts the gateway for apps (Request.App chooses one; most servers
+// have one). The interpreter must be started.
 func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 	if len(apps) == 0 {
 		return nil, errors.New("wsgi: no app")
 	}
-	if opts.Threads <= 0 {
-		return nil, fmt.Errorf("wsgi: threads must be > 0, got %d", opts.Threads)
+	if opts.Threads < 0 {
+		return nil, fmt.Errorf("wsgi: threads must be >= 0, got %d", opts.Threads)
+	}
+	if opts.MaxThreads == 0 {
+		opts.MaxThreads = DefaultMaxThreads
+	}
+	if opts.Threads == 0 && opts.MaxThreads < 2 {
+		return nil, fmt.Errorf("wsgi: max threads must be >= 2, got %d", opts.MaxThreads)
 	}
 	if opts.QueueSize == 0 {
-		opts.QueueSize = 64 * opts.Threads
+		opts.QueueSize = DefaultQueueSize
 	}
 	if opts.Prefetch == 0 {
 		opts.Prefetch = DefaultPrefetch
 	}
-	g := &Gateway{apps: apps, opts: opts, log: opts.Log}
+	g := &Gateway{apps: apps, opts: opts, log: opts.Log, fixed: opts.Threads > 0, done: make(chan struct{})}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.slots = make(chan *slot, opts.Threads)
-	for range opts.Threads {
-		s := &slot{t: cpython.NewSlot()}
-		g.all = append(g.all, s)
-		g.slots <- s
+	po := cpython.PoolOptions{Cap: opts.Threads, Keep: opts.Threads, IdleTimeout: opts.ThreadIdleTimeout}
+	limit := opts.Threads
+	if !g.fixed {
+		// A few OS threads of Go's may run Python directly, each with a
+		// thread state for good; the pool has the rest of MaxThreads.
+		direct := min(4, opts.MaxThreads/4)
+		cpython.SetDirectThreads(direct)
+		po = cpython.PoolOptions{Cap: opts.MaxThreads - direct, IdleTimeout: opts.ThreadIdleTimeout}
+		g.ctl = newController(opts.MaxThreads)
+		limit = g.ctl.limit
+		g.direct.Store(direct > 0)
 	}
-	g.done = make(chan struct{})
+	pool, err := cpython.NewPool(po)
+	if err != nil {
+		return nil, err
+	}
+	g.pool = pool
+	g.adm = newAdmission(limit, opts.QueueSize)
 	if opts.Timeout > 0 {
+		g.active = make(map[*call]bool)
 		go g.watch()
+	}
+	if !g.fixed {
+		go g.control()
 	}
 	return g, nil
 }
@@ -126,29 +173,40 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 // called afterwards.
 func (g *Gateway) Close() bool {
 	close(g.done)
-	for got := 0; got < g.opts.Threads; {
-		select {
-		case <-g.slots:
-			got++
-		case <-time.After(50 * time.Millisecond):
-			if got+int(g.stuck.Load()) >= g.opts.Threads {
-				return false
-			}
+	ok := true
+	for {
+		_, running, _ := g.adm.load()
+		if running <= int(g.stuck.Load()) {
+			ok = running == 0
+			break
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return true
+	g.pool.Close()
+	g.freeMu.Lock()
+	for _, c := range g.free {
+		c.cc.Close()
+	}
+	g.free = nil
+	g.freeMu.Unlock()
+	return ok
 }
 
-// Requests returns how many requests Serve has been given.
+// Requests returns how many requests the gateway has run in Python (not
+// counting those it turned away).
 func (g *Gateway) Requests() uint64 { return g.served.Load() }
 
 // call is one request in flight, owned by its connection goroutine.
 type call struct {
+	cc    *cpython.Call
+	wait  waiter
 	req   *Request
 	w     ResponseWriter
 	env   envBuf
 	path  []byte
-	body  []byte
+	body  []byte    // the body read before the call (all of it unless MoreBody)
+	rest  io.Reader // the rest, with MoreBody: the spool, or the request's
+	spool *os.File  // the spooled body, if any
 	flags cpython.Flags
 	// scratch takes a buffered response's head and body when they fit:
 	// most responses then need no C allocation (see cpython.Call).
@@ -160,9 +218,42 @@ type call struct {
 	readErr error
 	sent    bool  // head was written through w
 	werr    error // first write error
+
+	// With a Timeout: when the call started, and whether the watchdog
+	// has given up on it; guarded by Gateway.mu.
+	started  time.Time
+	timedOut bool
+
+	// For the controller (adapt.go): the running call's number (0 when
+	// none runs) and the tick it began.
+	seq   atomic.Uint64
+	began atomic.Int64
+	look  look // the controller's
 }
 
-var calls = sync.Pool{New: func() any { return new(call) }}
+func (g *Gateway) getCall() *call {
+	g.freeMu.Lock()
+	if n := len(g.free); n > 0 {
+		c := g.free[n-1]
+		g.free = g.free[:n-1]
+		g.freeMu.Unlock()
+		return c
+	}
+	g.freeMu.Unlock()
+	c := &call{cc: cpython.NewCall(), wait: newWaiter()}
+	g.allMu.Lock()
+	g.all = append(g.all, c)
+	g.allMu.Unlock()
+	return c
+}
+
+func (g *Gateway) putCall(c *call) {
+	c.req, c.w, c.res, c.readErr, c.werr, c.sent = nil, nil, cpython.Result{}, nil, nil, false
+	c.head = ResponseHead{}
+	g.freeMu.Lock()
+	g.free = append(g.free, c)
+	g.freeMu.Unlock()
+}
 
 // scratchSize is the largest buffered response (head and body) a call
 // holds in Go memory; larger ones are malloc'd by C and freed after the
@@ -174,31 +265,20 @@ const scratchSize = 16 << 10
 // reused; ErrAborted or ErrClientGone when it must be closed; or an
 // *HTTPError the transport should answer (bad body, queue full).
 func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
-	g.served.Add(1)
-	c := calls.Get().(*call)
-	defer func() {
-		c.req, c.w, c.res, c.readErr, c.werr, c.sent = nil, nil, cpython.Result{}, nil, nil, false
-		c.head = ResponseHead{}
-		calls.Put(c)
-	}()
+	c := g.getCall()
+	defer g.putCall(c)
 	c.req, c.w = req, w
 
-	// Read a small body now, so a slow upload never holds a Python thread.
+	// Read the body now, so a slow upload never holds a Python thread.
 	c.flags = 0
-	c.body = c.body[:0]
-	contentLength := req.ContentLength
-	if req.Body != nil && req.ContentLength != 0 && !req.Expect100 {
-		var err error
-		contentLength, err = c.prefetch(g.opts.Prefetch)
-		if err != nil {
-			var herr *HTTPError
-			if errors.As(err, &herr) {
-				return herr
-			}
-			return &HTTPError{Status: 400, Reason: "Bad Request", Err: err}
+	contentLength, err := c.readBody(g.opts.Prefetch, g.opts.SpoolMax)
+	defer c.closeSpool()
+	if err != nil {
+		var herr *HTTPError
+		if errors.As(err, &herr) {
+			return herr
 		}
-	} else if req.Body != nil && req.ContentLength != 0 {
-		c.flags |= cpython.MoreBody
+		return &HTTPError{Status: 400, Reason: "Bad Request", Err: err}
 	}
 	if req.Method == "HEAD" {
 		c.flags |= cpython.Head
@@ -210,36 +290,58 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		contentLength = -1 // no body and no header: no CONTENT_LENGTH, as in CGI
 	}
 	c.env, c.path = buildEnviron(c.env[:0], c.path, req, contentLength, g.opts.Software)
-
-	var s *slot
-	select {
-	case s = <-g.slots:
-	default:
-		if g.waiting.Add(1) > int64(g.opts.QueueSize) {
-			g.waiting.Add(-1)
-			return errQueueFull
-		}
-		s = <-g.slots
-		g.waiting.Add(-1)
-	}
-	if g.opts.Timeout > 0 {
-		s.mu.Lock()
-		s.c, s.started = c, time.Now().UnixNano()
-		s.mu.Unlock()
-	}
 	if c.scratch == nil {
 		c.scratch = make([]byte, scratchSize)
 	}
-	c.res = s.t.Call(g.apps[req.App], c, c.env, c.body, c.scratch, c.flags)
-	c.readErr = s.t.ReadErr()
-	timedOut := false
-	if g.opts.Timeout > 0 {
-		s.mu.Lock()
-		timedOut = s.started < 0
-		s.c, s.started = nil, 0
-		s.mu.Unlock()
+
+	var queued time.Time
+	ok, waited := g.adm.acquire(&c.wait)
+	if !ok {
+		return errQueueFull
 	}
-	g.slots <- s // free before a buffered response is written
+	if waited {
+		queued = time.Now() // ends the wait: counted below
+	}
+	g.served.Add(1)
+	if g.active != nil {
+		g.mu.Lock()
+		c.started, c.timedOut = time.Now(), false
+		g.active[c] = true
+		g.mu.Unlock()
+	}
+	app := g.apps[req.App]
+	ran := false
+	flags := c.flags
+	seq := g.stats.seq.Add(1)
+	if seq&g.stats.mask.Load() == 0 {
+		flags |= cpython.CPUTime
+	}
+	c.began.Store(g.stats.clock.Load())
+	c.seq.Store(seq)
+	if g.direct.Load() {
+		c.res, ran = c.cc.Direct(app, c, c.env, c.body, c.scratch, flags)
+	}
+	if !ran {
+		c.res, err = c.cc.Pooled(g.pool, app, c, c.env, c.body, c.scratch, flags)
+	}
+	c.readErr = c.cc.ReadErr()
+	if !queued.IsZero() {
+		c.res.Timing.Queue += time.Since(queued)
+	}
+	c.seq.Store(0)
+	g.stats.end(&c.res.Timing)
+	timedOut := false
+	if g.active != nil {
+		g.mu.Lock()
+		timedOut = c.timedOut
+		delete(g.active, c)
+		g.mu.Unlock()
+	}
+	g.adm.release() // before a buffered response is written
+	if err != nil {
+		g.log.Error("Cannot run the request: "+err.Error(), "request", req.Method+" "+req.RequestURI)
+		return errNoThread
+	}
 	if timedOut {
 		// The client has had its 504 and the connection is closed.
 		g.stuck.Add(-1)
@@ -259,31 +361,30 @@ func (g *Gateway) watch() {
 		select {
 		case <-g.done:
 			return
-		case now := <-t.C:
-			for _, s := range g.all {
-				g.check(s, now)
+		case <-t.C:
+			g.mu.Lock()
+			for c := range g.active {
+				g.check(c)
 			}
+			g.mu.Unlock()
 		}
 	}
 }
 
-// check times out the call in s if it has run too long. The call and its
-// request stay valid while s.mu is held: Serve waits for it when the
+// check times out c if it has run too long; g.mu held. The call and its
+// request stay valid while g.mu is held: Serve waits for it when the
 // call returns.
-func (g *Gateway) check(s *slot, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started <= 0 || now.Sub(time.Unix(0, s.started)) < g.opts.Timeout {
+func (g *Gateway) check(c *call) {
+	if c.timedOut || time.Since(c.started) < g.opts.Timeout {
 		return
 	}
-	s.started = -1
+	c.timedOut = true
 	g.stuck.Add(1)
-	c := s.c
 	what := c.req.Method + " " + c.req.RequestURI // copies: the request's strings live in the connection's buffer
 	if a, ok := c.w.(Abandoner); ok {
 		a.Abandon(504, "Gateway Timeout")
 	}
-	go g.timedOut(s.t.Ident(), what)
+	go g.timedOut(c.cc.Ident(), what)
 }
 
 // timedOut logs a timed-out request with the stack of its thread, then
@@ -315,46 +416,76 @@ func (g *Gateway) timedOut(ident uint64, what string) {
 	}
 }
 
-// Load returns the Python threads running a request, the requests
-// waiting for one, and the number of threads.
+// Load returns the requests running in Python, the requests waiting for
+// a Python thread, and the Python threads.
 func (g *Gateway) Load() (busy, queued, threads int) {
-	return g.opts.Threads - len(g.slots), int(g.waiting.Load()), g.opts.Threads
+	st := g.Stats()
+	return st.Busy, st.Queued, st.Threads
+}
+
+// Stats are a gateway's figures about its Python threads.
+type Stats struct {
+	Threads int // Python threads: Pool + Direct
+	Pool    int // the pool's threads
+	Direct  int // Go's threads that have run Python directly (0 with a fixed Threads; else the process's, not only this gateway's)
+	Busy    int // requests in Python now
+	Queued  int // requests waiting for a Python thread now
+	Limit   int // requests allowed in Python at once now
+	// DirectMode: requests run directly on their connection's thread.
+	DirectMode bool
+	// Started and Ended count the pool's threads: started, and ended
+	// for being idle.
+	Started, Ended uint64
+	// Calls counts requests run in Python; GILWait and QueueWait are
+	// their total waits for the GIL and for a thread.
+	Calls              uint64
+	GILWait, QueueWait time.Duration
+	// CPU, Preempted and Waiting estimate, from a sample of calls, how
+	// the calls' time in the app was spent: on a CPU, runnable without
+	// one, and waiting (I/O, locks, the GIL).
+	CPU, Preempted, Waiting time.Duration
+	// Decisions counts the adaptive controller's decisions by kind:
+	// "grow" and "shrink" the limit, move requests to the "pool" or run
+	// them "direct".
+	Decisions map[string]uint64
+}
+
+// Stats returns the gateway's figures.
+func (g *Gateway) Stats() Stats {
+	limit, running, waiting := g.adm.load()
+	ps := g.pool.Stats()
+	st := &g.stats
+	s := Stats{
+		Pool:       ps.Threads,
+		Busy:       running,
+		Queued:     waiting + ps.Pending,
+		Limit:      limit,
+		DirectMode: g.direct.Load(),
+		Started:    ps.Started,
+		Ended:      ps.Ended,
+		Calls:      st.calls.Load(),
+		GILWait:    time.Duration(st.gil.Load()),
+		QueueWait:  time.Duration(st.queue.Load()),
+		Decisions:  map[string]uint64{},
+	}
+	if !g.fixed {
+		s.Direct = cpython.DirectThreads()
+	}
+	s.Threads = s.Pool + s.Direct
+	if sampled := st.sampled.Load(); sampled > 0 {
+		scale := float64(s.Calls) / float64(sampled)
+		s.CPU = time.Duration(float64(st.cpu.Load()) * scale)
+		s.Preempted = time.Duration(float64(st.preempted.Load()) * scale)
+		s.Waiting = max(0, time.Duration(float64(st.allWall.Load()))-s.CPU-s.Preempted)
+	}
+	for k, name := range decisionNames {
+		s.Decisions[name] = st.decision[k].Load()
+	}
+	return s
 }
 
 // Stuck is the number of timed-out calls still running.
 func (g *Gateway) Stuck() int { return int(g.stuck.Load()) }
-
-// prefetch reads the body if it is no longer than limit. It returns the
-// CONTENT_LENGTH to report: the real length of a chunked body read whole.
-func (c *call) prefetch(limit int) (int64, error) {
-	req := c.req
-	n := req.ContentLength
-	if n > int64(limit) {
-		c.flags |= cpython.MoreBody
-		return n, nil
-	}
-	want := int(n)
-	if n < 0 {
-		want = limit + 1 // to tell "exactly limit" from "more"
-	}
-	if cap(c.body) < want {
-		c.body = make([]byte, want)
-	}
-	got, err := io.ReadFull(req.Body, c.body[:want])
-	c.body = c.body[:got]
-	switch {
-	case n >= 0 && err != nil:
-		return n, err
-	case n < 0 && got > limit:
-		c.flags |= cpython.MoreBody
-		return -1, nil
-	case n < 0 && err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
-		return -1, err
-	case n < 0:
-		return int64(got), nil
-	}
-	return n, nil
-}
 
 func (g *Gateway) finish(c *call) error {
 	res := &c.res
@@ -437,7 +568,7 @@ func (c *call) writeError(status int) error {
 // cpython.Handler, called on the Python thread with the GIL released.
 
 func (c *call) ReadBody(p []byte) (int, error) {
-	return c.req.Body.Read(p)
+	return c.rest.Read(p)
 }
 
 func (c *call) Write(head, body []byte) error {
@@ -605,8 +736,12 @@ func (e *HTTPError) Error() string {
 
 func (e *HTTPError) Unwrap() error { return e.Err }
 
-var errQueueFull = &HTTPError{Status: 503, Reason: "Service Unavailable", RetryAfter: "1",
-	Err: errors.New("all Python threads are busy and the queue is full")}
+var (
+	errQueueFull = &HTTPError{Status: 503, Reason: "Service Unavailable", RetryAfter: "1",
+		Err: errors.New("all Python threads are busy and the queue is full")}
+	errNoThread = &HTTPError{Status: 503, Reason: "Service Unavailable", RetryAfter: "1",
+		Err: cpython.ErrNoThread}
+)
 
 func statusText(code int) string {
 	if t := http.StatusText(code); t != "" {

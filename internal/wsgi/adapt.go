@@ -1,0 +1,314 @@
+package wsgi
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/pogoserver/pogo/internal/cpython"
+)
+
+// The adaptive thread model (docs/internals.md, "Threads"): without a
+// fixed Threads, a controller decides every tick how many requests may
+// run in Python at once (the limit) and where they run.
+//
+//   - Requests that use the CPU for all of their time in the app (hello
+//     world, templates, JSON) gain nothing from running several at once
+//     but GIL hand-offs and a worse p99. They run one at a time, directly
+//     on the connection's goroutine: no hand-off at all, and no call ever
+//     holds one of Go's Ps while it waits for the GIL.
+//   - Requests that spend their time waiting with the GIL released (on a
+//     database, an API, time.sleep) need a thread each for as long as
+//     they wait, and must not wait on a thread that holds a P. They run on
+//     the pool's threads, and the limit grows while requests queue for it,
+//     up to MaxThreads.
+//
+// What tells them apart is measured. For a sample of calls C reports the
+// thread's CPU time in the app and the time it was preempted; a call
+// whose CPU time is under half of the rest ("a waiter") waited. Calls
+// still running long after they started are looked at as they run,
+// through their thread's CPU clock.
+
+const (
+	tick = 10 * time.Millisecond
+	// sampleEvery is how often a call measures its CPU time (syscalls
+	// of about 1.2 µs) when there are many. A power of two.
+	sampleEvery = 16
+	// longCall: a call running this long is looked at while it runs
+	// (server-sent events, long polling, slow uploads read in the app).
+	longCall = 100 * time.Millisecond
+	// quietTicks without a waiter bring requests back to the direct path.
+	quietTicks = 20
+	// threadSample is how many busy pool threads the controller looks at
+	// each tick (a few µs each).
+	threadSample = 16
+)
+
+// stats are the gateway's running totals, added to by every call.
+type stats struct {
+	seq       atomic.Uint64 // calls started
+	mask      atomic.Uint64 // a call measures its CPU time if seq&mask == 0
+	calls     atomic.Uint64 // calls ended
+	sampled   atomic.Uint64 // calls that measured their CPU time
+	waiters   atomic.Uint64 // of which waited most of their time
+	cpu       atomic.Int64  // ns, over sampled calls
+	preempted atomic.Int64  // ns, over sampled calls
+	wall      atomic.Int64  // ns in the app less preempted, over sampled calls
+	waitWall  atomic.Int64  // the same, over the waiters
+	allWall   atomic.Int64  // ns in the app, all calls
+	gil       atomic.Int64  // ns waited for the GIL, all calls
+	queue     atomic.Int64  // ns waited for admission or a pool thread, all calls
+	clock     atomic.Int64  // the current tick
+	decision  [decisionKinds]atomic.Uint64
+}
+
+// end counts a call that has ended.
+func (s *stats) end(tm *cpython.Timing) {
+	s.calls.Add(1)
+	s.allWall.Add(int64(tm.Wall))
+	s.gil.Add(int64(tm.GIL))
+	if tm.Queue > 0 {
+		s.queue.Add(int64(tm.Queue))
+	}
+	if tm.CPU < 0 {
+		return
+	}
+	// The time a preempted thread had no CPU is not waiting: another
+	// thread ran (on a busy machine, often the request's own connection
+	// goroutine).
+	ran := int64(max(tm.Wall-tm.Preempted, tm.CPU))
+	s.sampled.Add(1)
+	s.cpu.Add(int64(tm.CPU))
+	s.preempted.Add(int64(tm.Preempted))
+	s.wall.Add(ran)
+	if 2*int64(tm.CPU) < ran {
+		s.waiters.Add(1)
+		s.waitWall.Add(ran)
+	}
+}
+
+// Decisions the controller counts.
+const (
+	decGrow = iota
+	decShrink
+	decPool
+	decDirect
+	decisionKinds
+)
+
+var decisionNames = [decisionKinds]string{"grow", "shrink", "pool", "direct"}
+
+// sample is what the controller sees at a tick.
+type sample struct {
+	dt        time.Duration
+	calls     uint64         // calls that ended since the last tick
+	sampled   uint64         // of which measured their time
+	waiters   uint64         // of which were waiters
+	cpu       time.Duration  // the measured calls' CPU time
+	preempted time.Duration  // and their time preempted
+	wall      time.Duration  // their time in the app, less preempted
+	waitWall  time.Duration  // the same, of the waiters
+	running   int            // requests in Python now
+	queued    int            // requests waiting for admission now
+	longWait  int            // long calls running now that have waited since the last look
+	threads   cpython.Sample // what some busy pool threads are doing now
+}
+
+// controller is the adaptive state; owned by the control goroutine.
+type controller struct {
+	base, max int // the limit for CPU-bound requests, and the most threads
+	limit     int
+	direct    bool
+	// Over the last tenth of a second or so (decayed sums): the time in
+	// the app of measured calls and of the waiters among them, and how
+	// many waiters.
+	wall, waitWall, waiters float64
+	demand                  float64 // cores of CPU the calls wanted (ran or were preempted)
+	io                      float64 // share of busy pool threads waiting on I/O or the client
+	quiet                   int     // ticks since anything waited
+}
+
+func newController(max int) controller {
+	return controller{base: 1, max: max, limit: 1, direct: true}
+}
+
+// decide updates the controller from s and returns the new limit, whether
+// requests may run directly, and the decisions taken.
+func (c *controller) decide(s sample) (limit int, direct bool, kinds []int) {
+	const keep = 0.9 // of the sums, per tick
+	c.wall = keep*c.wall + float64(s.wall)
+	c.waitWall = keep*c.waitWall + float64(s.waitWall)
+	c.waiters = keep*c.waiters + float64(s.waiters)
+	if s.sampled > 0 {
+		d := float64(s.cpu+s.preempted) * float64(s.calls) / float64(s.sampled) / float64(max(s.dt, 1))
+		c.demand = 0.7*c.demand + 0.3*d
+	} else if s.running == 0 {
+		c.demand *= 0.7
+	}
+	t := s.threads
+	if busy := t.Running + t.GIL + t.Futex + t.IO + t.Client; busy > 0 {
+		// A thread blocked on a lock or condition waits for the app (a
+		// queue, an event: long polling) unless the calls want the CPU,
+		// when it is most likely the GIL.
+		io := t.IO + t.Client
+		if c.demand < 0.5 {
+			io += t.Futex
+		}
+		c.io = 0.7*c.io + 0.3*float64(io)/float64(busy)
+	} else if s.running == 0 {
+		c.io *= 0.7
+	}
+	floor := min(c.max, c.base+s.longWait) // long waits hold their slots: the others need room
+
+	if c.direct {
+		// A call on the direct path that waits holds one of Go's Ps:
+		// a couple of waiters that account for a good share of the time
+		// in the app are enough to move every request to the pool.
+		if s.longWait > 0 || (c.waiters >= 2 && c.waitWall > 0.25*c.wall) {
+			// What the pool's threads then do decides the limit.
+			c.direct = false
+			c.io = 0
+			c.quiet = 0
+			kinds = append(kinds, decPool)
+		} else {
+			return c.limit, c.direct, nil
+		}
+	}
+	if s.longWait > 0 || c.io > 0.1 {
+		c.quiet = 0
+	} else {
+		c.quiet++
+	}
+	switch {
+	case c.quiet >= quietTicks:
+		// Nothing has waited for a while: the calls use the CPU.
+		c.direct = true
+		kinds = append(kinds, decDirect)
+		if c.limit != c.base {
+			c.limit = c.base
+			kinds = append(kinds, decShrink)
+		}
+	case s.queued > 0 && c.io >= 0.25 && c.limit < c.max:
+		// Requests queue and the threads wait on I/O: more threads
+		// overlap more of it.
+		c.limit = min(c.max, max(2*c.limit, s.running+s.queued))
+		kinds = append(kinds, decGrow)
+	case c.io < 0.1 && c.limit > floor:
+		// The threads run or wait for the GIL: fewer at once.
+		c.limit = max(floor, c.limit/2)
+		kinds = append(kinds, decShrink)
+	case c.limit < floor:
+		c.limit = floor
+		kinds = append(kinds, decGrow)
+	}
+	return c.limit, c.direct, kinds
+}
+
+// control runs the controller every tick.
+func (g *Gateway) control() {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	last := time.Now()
+	var prev struct {
+		calls, sampled, waiters        uint64
+		cpu, preempted, wall, waitWall int64
+	}
+	st := &g.stats
+	for {
+		select {
+		case <-g.done:
+			return
+		case now := <-t.C:
+			clock := st.clock.Add(1)
+			calls, sampled, waiters := st.calls.Load(), st.sampled.Load(), st.waiters.Load()
+			cpu, preempted, wall, waitWall := st.cpu.Load(), st.preempted.Load(), st.wall.Load(), st.waitWall.Load()
+			limit, running, queued := g.adm.load()
+			s := sample{
+				dt:        now.Sub(last),
+				calls:     calls - prev.calls,
+				sampled:   sampled - prev.sampled,
+				waiters:   waiters - prev.waiters,
+				cpu:       time.Duration(cpu - prev.cpu),
+				preempted: time.Duration(preempted - prev.preempted),
+				wall:      time.Duration(wall - prev.wall),
+				waitWall:  time.Duration(waitWall - prev.waitWall),
+				running:   running,
+				queued:    queued,
+				longWait:  g.longWaits(clock),
+			}
+			if !g.ctl.direct {
+				s.threads = g.pool.Sample(threadSample)
+			}
+			last = now
+			prev.calls, prev.sampled, prev.waiters = calls, sampled, waiters
+			prev.cpu, prev.preempted, prev.wall, prev.waitWall = cpu, preempted, wall, waitWall
+			newLimit, direct, kinds := g.ctl.decide(s)
+			if debugAdapt && (s.calls > 0 || len(kinds) > 0) {
+				fmt.Fprintf(os.Stderr, "adapt: %+v demand=%.2f io=%.2f -> limit %d direct %v %v\n", s, g.ctl.demand, g.ctl.io, newLimit, direct, kinds)
+			}
+			for _, k := range kinds {
+				st.decision[k].Add(1)
+			}
+			if newLimit != limit {
+				g.adm.setLimit(newLimit)
+			}
+			g.direct.Store(direct)
+			// Measure every call's time when there are few, one in
+			// sampleEvery when there are many.
+			if s.calls > 4*sampleEvery {
+				st.mask.Store(sampleEvery - 1)
+			} else {
+				st.mask.Store(0)
+			}
+		}
+	}
+}
+
+var debugAdapt = os.Getenv("POGO_DEBUG_ADAPT") != ""
+
+// longWaits looks at the calls running for longer than longCall: how
+// many of them used under a tenth of the CPU between the controller's
+// last two looks, longCall apart.
+func (g *Gateway) longWaits(clock int64) int {
+	const long = int64(longCall / tick)
+	waiting := 0
+	g.allMu.Lock()
+	all := g.all
+	g.allMu.Unlock()
+	for _, c := range all {
+		seq := c.seq.Load()
+		if seq == 0 || clock-c.began.Load() < long {
+			continue
+		}
+		if c.look.seq != seq {
+			// The first look: where its CPU time stands.
+			if cpu, ok := c.cc.CPUTime(); ok && c.seq.Load() == seq {
+				c.look = look{seq: seq, tick: clock, cpu: cpu}
+			}
+			continue
+		}
+		if clock-c.look.tick >= long {
+			cpu, ok := c.cc.CPUTime()
+			if !ok || c.seq.Load() != seq {
+				continue
+			}
+			elapsed := time.Duration(clock-c.look.tick) * tick
+			c.look.waiting = 10*(cpu-c.look.cpu) < elapsed
+			c.look.tick, c.look.cpu = clock, cpu
+		}
+		if c.look.waiting {
+			waiting++
+		}
+	}
+	return waiting
+}
+
+// look is the controller's view of a long call; owned by the control
+// goroutine.
+type look struct {
+	seq     uint64 // the call looked at
+	tick    int64  // when
+	cpu     time.Duration
+	waiting bool // it used under a tenth of the CPU between the last two looks
+}

@@ -1,0 +1,109 @@
+package wsgi
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// admission bounds how many requests run in Python at once: a semaphore
+// whose size the controller changes while it is in use. Waiters are
+// served first come, first served, and at most max of them wait; beyond
+// that acquire fails at once (the caller answers 503).
+type admission struct {
+	mu      sync.Mutex
+	limit   int          // requests allowed in Python; guarded by mu
+	running int          // requests admitted; guarded by mu
+	max     int          // most waiters; immutable
+	head    *waiter      // FIFO of waiters; guarded by mu
+	tail    *waiter      // guarded by mu
+	queued  atomic.Int64 // len of the FIFO, readable without mu
+}
+
+// waiter is a request waiting for admission, owned by its goroutine.
+type waiter struct {
+	next  *waiter
+	ready chan struct{} // cap 1: a slot has been handed over
+}
+
+func newWaiter() waiter { return waiter{ready: make(chan struct{}, 1)} }
+
+func newAdmission(limit, max int) *admission {
+	return &admission{limit: limit, max: max}
+}
+
+// acquire takes a slot, waiting behind earlier waiters. It returns false
+// if the queue is full. waited reports whether it had to wait.
+func (a *admission) acquire(w *waiter) (ok, waited bool) {
+	a.mu.Lock()
+	if a.running < a.limit && a.head == nil {
+		a.running++
+		a.mu.Unlock()
+		return true, false
+	}
+	if int(a.queued.Load()) >= a.max {
+		a.mu.Unlock()
+		return false, false
+	}
+	w.next = nil
+	if a.tail != nil {
+		a.tail.next = w
+	} else {
+		a.head = w
+	}
+	a.tail = w
+	a.queued.Add(1)
+	a.mu.Unlock()
+	<-w.ready
+	return true, true
+}
+
+// release gives the slot back: to the first waiter, unless the limit has
+// dropped below what runs.
+func (a *admission) release() {
+	a.mu.Lock()
+	if a.head != nil && a.running <= a.limit {
+		w := a.pop()
+		a.mu.Unlock()
+		w.ready <- struct{}{} // the slot passes to w: running is unchanged
+		return
+	}
+	a.running--
+	a.mu.Unlock()
+}
+
+// setLimit changes the limit, admitting waiters it makes room for.
+func (a *admission) setLimit(n int) {
+	a.mu.Lock()
+	a.limit = n
+	var ready *waiter
+	for a.head != nil && a.running < a.limit {
+		w := a.pop()
+		a.running++
+		w.next = ready
+		ready = w
+	}
+	a.mu.Unlock()
+	for ready != nil {
+		w := ready
+		ready = w.next
+		w.ready <- struct{}{}
+	}
+}
+
+// pop removes the first waiter; mu held.
+func (a *admission) pop() *waiter {
+	w := a.head
+	a.head = w.next
+	if a.head == nil {
+		a.tail = nil
+	}
+	a.queued.Add(-1)
+	return w
+}
+
+// load returns the limit, the requests running and those waiting.
+func (a *admission) load() (limit, running, queued int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.limit, a.running, int(a.queued.Load())
+}
