@@ -47,7 +47,12 @@ const (
 // a SIGTERM, SIGINT or SIGQUIT arrives, and returns the exit code. With
 // --workers it is the master, and the workers are this program run again
 // with the same args.
+//
+// Run catches signals before it does anything else: one that comes while
+// pogo starts is acted on once it serves.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	sigs := catchSignals()
+	defer signal.Stop(sigs)
 	cfg, err := parse(args)
 	switch {
 	case errors.Is(err, errHelp):
@@ -60,7 +65,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
 		return exitUsage
 	}
-	code, err := run(ctx, args, &cfg, stdout, stderr)
+	code, err := run(ctx, sigs, args, &cfg, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
 		var pe *cpython.Error
@@ -71,7 +76,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr io.Writer) (int, error) {
+func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.Config, stdout, stderr io.Writer) (int, error) {
 	level, err := logging.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return exitUsage, err
@@ -89,6 +94,16 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 	worker, err := supervisor.Inherited()
 	if err != nil {
 		return exitError, err
+	}
+	master := worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.Timeout > 0 || cfg.Reload)
+	switch {
+	case worker != nil:
+		// A worker leaves HUP, TTIN and TTOU to its master, which may
+		// share its process group.
+		signal.Ignore(syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+	case !master:
+		// There are no workers to add or remove.
+		signal.Ignore(syscall.SIGTTIN, syscall.SIGTTOU)
 	}
 	if worker == nil {
 		for _, n := range cfg.Notes {
@@ -121,10 +136,10 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 			return exitError, fmt.Errorf("--chdir: %w", err)
 		}
 	}
-	if worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.Timeout > 0 || cfg.Reload) {
-		return runMaster(ctx, args, wd, cfg, log, errw, stdout, stderr)
+	if master {
+		return runMaster(ctx, sigs, args, wd, cfg, log, errw, stdout, stderr)
 	}
-	return serve(ctx, cfg, worker, log, errw, stdout)
+	return serve(ctx, sigs, cfg, worker, log, errw, stdout)
 }
 
 // serve runs the app in this process: on its own listeners, or as a
@@ -150,7 +165,7 @@ func goProcs(cfg *config.Config, cpus int) int {
 	return max(1, cpus/max(1, cfg.Workers))
 }
 
-func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
+func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
 	var reopen []func() error
 	if f, ok := errw.(*logging.File); ok {
 		reopen = append(reopen, f.Reopen)
@@ -304,15 +319,6 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		LimitRequestBody:      cfg.LimitRequestBody,
 	})
 
-	// Catch signals before the banner says we are up. TERM stops
-	// gracefully, INT and QUIT at once; a worker leaves HUP, TTIN and
-	// TTOU to its master, which may share its process group.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
-	if worker != nil {
-		signal.Ignore(syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
-	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ls) }()
 	var gone <-chan struct{}
@@ -341,17 +347,19 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		case <-gone:
 			log.Warn("The master has gone away: stopping")
 		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGUSR1:
+			if sig == syscall.SIGUSR1 {
 				for _, f := range reopen {
 					if err := f(); err != nil {
 						log.Error("Cannot reopen a log file", "err", err)
 					}
 				}
 				continue
-			case syscall.SIGINT, syscall.SIGQUIT:
-				fast = true
 			}
+			stop, now := stops(sig, worker != nil)
+			if !stop {
+				continue
+			}
+			fast = now
 		case <-tick:
 			served := gw.Requests()
 			if retireAt > 0 && served >= retireAt {
@@ -452,7 +460,7 @@ func loadTLS(cfg *config.Config) (*tls.Config, error) {
 // runMaster binds the listeners and runs the workers under a supervisor.
 // The workers are this program with the same arguments, started in the
 // directory pogo was started in (wd).
-func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
+func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd string, cfg *config.Config, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return exitError, err
@@ -521,6 +529,7 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 		Publish: func(s metrics.Snapshot, w metrics.Workers, ready bool) {
 			latest.Store(&published{s, w, ready})
 		},
+		Signals:         sigs,
 		Workers:         workers,
 		Exe:             exe,
 		Args:            args,

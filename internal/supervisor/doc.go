@@ -31,6 +31,10 @@
 //	USR1       reopen log files, in the master and every worker
 //	TTIN/TTOU  one worker more / one fewer (the last slot goes)
 //
+// The caller may catch these from the start of the process and hand them
+// over (Options.Signals); those that came before Run are acted on before
+// the first worker starts, so a stop then starts none.
+//
 // The first worker starts alone, so an app that cannot load says so once;
 // the others follow when it is ready. A worker that dies is replaced at
 // once and the log says how it ended.

@@ -19,6 +19,11 @@ import (
 
 // Options configures a master.
 type Options struct {
+	// Signals, if set, delivers the signals the master acts on (see the
+	// package doc), caught by the caller from the start of the process;
+	// those that came before Run are acted on before a worker starts. If
+	// nil, Run catches them itself.
+	Signals <-chan os.Signal
 	// Workers is how many workers to run; at least 1.
 	Workers int
 	// Exe and Args are the command a worker runs (Args without the
@@ -166,10 +171,14 @@ func Run(ctx context.Context, opts Options) error {
 	if m.opts.GracefulTimeout <= 0 {
 		m.opts.GracefulTimeout = 30 * time.Second
 	}
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-		syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
-	defer signal.Stop(sigs)
+	sigs := opts.Signals
+	if sigs == nil {
+		c := make(chan os.Signal, 16)
+		signal.Notify(c, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
+			syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
+		defer signal.Stop(c)
+		sigs = c
+	}
 
 	var watch *watcher
 	if opts.Reload {
@@ -178,6 +187,16 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	lastScan := time.Now()
 
+	// Signals that came while pogo started go first: after a stop, no
+	// worker starts.
+	for pending := true; pending; {
+		select {
+		case sig := <-sigs:
+			m.signal(sig.(syscall.Signal))
+		default:
+			pending = false
+		}
+	}
 	m.reconcile()
 	t := time.NewTicker(tick)
 	defer t.Stop()
