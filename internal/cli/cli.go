@@ -48,8 +48,10 @@ const (
 // --workers it is the master, and the workers are this program run again
 // with the same args.
 //
-// Run catches signals before it does anything else: one that comes while
-// pogo starts is acted on once it serves.
+// Run catches signals before it does anything else, and a stop signal
+// while pogo starts ends it cleanly at whatever stage it has reached:
+// without waiting for the app's import, which goes on until the process
+// exits, so the caller should exit when Run returns.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sigs := catchSignals()
 	defer signal.Stop(sigs)
@@ -166,6 +168,11 @@ func goProcs(cfg *config.Config, cpus int) int {
 }
 
 func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
+	var gone <-chan struct{}
+	if worker != nil {
+		gone = worker.Gone()
+	}
+	st := &startup{ctx: ctx, sigs: sigs, gone: gone, log: log}
 	var reopen []func() error
 	if f, ok := errw.(*logging.File); ok {
 		reopen = append(reopen, f.Reopen)
@@ -209,6 +216,10 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 		}
 	}()
 
+	// A stop that came while pogo read its flags ends it before it binds.
+	if st.stopped() {
+		return exitOK, nil
+	}
 	// Bind before importing the app, so a port in use fails fast.
 	var ls []net.Listener
 	if worker != nil {
@@ -229,28 +240,25 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 		}
 	}()
 
-	keys, reserved := wsgi.EnvKeys()
-	main, err := cpython.StartMain(cpython.Options{
-		Program:     program,
-		Argv:        append([]string{"pogo"}, os.Args[1:]...),
-		EnvKeys:     keys,
-		EnvReserved: reserved,
-		Errors:      errw,
-	})
-	if err != nil {
-		return exitError, err
+	// Python starts and imports the app on its main thread, which takes
+	// as long as the app's imports do: seconds for a big app, for ever for
+	// one that hangs. A stop meanwhile does not wait for them.
+	var (
+		main     *cpython.Main
+		apps     []*cpython.App
+		loadCode int
+		loadErr  error
+	)
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		main, apps, loadCode, loadErr = startPython(cfg, program, errw, worker != nil)
+	}()
+	if st.wait(loaded) {
+		return exitOK, nil
 	}
-	var apps []*cpython.App
-	main.Do(func(t *cpython.Thread) {
-		cwd, _ := os.Getwd()
-		if err = t.AddPaths(append(cfg.PythonPath, cwd)); err != nil {
-			err = fmt.Errorf("cannot load app: %w", err)
-			return
-		}
-		apps, err = loadApps(t, cfg, worker != nil)
-	})
-	if err != nil {
-		return exitAppLoad, err
+	if loadErr != nil {
+		return loadCode, loadErr
 	}
 
 	threads := cfg.Threads
@@ -321,13 +329,11 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ls) }()
-	var gone <-chan struct{}
 	var tick <-chan time.Time
 	retireAt := uint64(0)
 	if worker != nil {
 		log.Info(fmt.Sprintf("Worker %d ready: Python %s, %d threads", worker.ID, cpython.Version(), threads))
 		worker.Ready()
-		gone = worker.Gone()
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		tick = t.C
@@ -414,6 +420,35 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 	}
 	log.Info("Shutdown complete")
 	return exitOK, nil
+}
+
+// startPython starts the interpreter and loads the apps on its main
+// thread; an error comes with the exit code it calls for.
+func startPython(cfg *config.Config, program string, errw io.Writer, worker bool) (*cpython.Main, []*cpython.App, int, error) {
+	keys, reserved := wsgi.EnvKeys()
+	main, err := cpython.StartMain(cpython.Options{
+		Program:     program,
+		Argv:        append([]string{"pogo"}, os.Args[1:]...),
+		EnvKeys:     keys,
+		EnvReserved: reserved,
+		Errors:      errw,
+	})
+	if err != nil {
+		return nil, nil, exitError, err
+	}
+	var apps []*cpython.App
+	main.Do(func(t *cpython.Thread) {
+		cwd, _ := os.Getwd()
+		if err = t.AddPaths(append(cfg.PythonPath, cwd)); err != nil {
+			err = fmt.Errorf("cannot load app: %w", err)
+			return
+		}
+		apps, err = loadApps(t, cfg, worker)
+	})
+	if err != nil {
+		return nil, nil, exitAppLoad, err
+	}
+	return main, apps, exitOK, nil
 }
 
 // reloadDirs are where --reload looks for .py files: the app's working
