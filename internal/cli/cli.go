@@ -47,7 +47,14 @@ const (
 // a SIGTERM, SIGINT or SIGQUIT arrives, and returns the exit code. With
 // --workers it is the master, and the workers are this program run again
 // with the same args.
+//
+// Run catches signals before it does anything else, and a stop signal
+// while pogo starts ends it cleanly at whatever stage it has reached:
+// without waiting for the app's import, which goes on until the process
+// exits, so the caller should exit when Run returns.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	sigs := catchSignals()
+	defer signal.Stop(sigs)
 	cfg, err := parse(args)
 	switch {
 	case errors.Is(err, errHelp):
@@ -60,7 +67,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
 		return exitUsage
 	}
-	code, err := run(ctx, args, &cfg, stdout, stderr)
+	code, err := run(ctx, sigs, args, &cfg, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
 		var pe *cpython.Error
@@ -71,7 +78,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr io.Writer) (int, error) {
+func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.Config, stdout, stderr io.Writer) (int, error) {
 	level, err := logging.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return exitUsage, err
@@ -89,6 +96,16 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 	worker, err := supervisor.Inherited()
 	if err != nil {
 		return exitError, err
+	}
+	master := worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.Timeout > 0 || cfg.Reload)
+	switch {
+	case worker != nil:
+		// A worker leaves HUP, TTIN and TTOU to its master, which may
+		// share its process group.
+		signal.Ignore(syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+	case !master:
+		// There are no workers to add or remove.
+		signal.Ignore(syscall.SIGTTIN, syscall.SIGTTOU)
 	}
 	if worker == nil {
 		for _, n := range cfg.Notes {
@@ -121,10 +138,10 @@ func run(ctx context.Context, args []string, cfg *config.Config, stdout, stderr 
 			return exitError, fmt.Errorf("--chdir: %w", err)
 		}
 	}
-	if worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.Timeout > 0 || cfg.Reload) {
-		return runMaster(ctx, args, wd, cfg, log, errw, stdout, stderr)
+	if master {
+		return runMaster(ctx, sigs, args, wd, cfg, log, errw, stdout, stderr)
 	}
-	return serve(ctx, cfg, worker, log, errw, stdout)
+	return serve(ctx, sigs, cfg, worker, log, errw, stdout)
 }
 
 // serve runs the app in this process: on its own listeners, or as a
@@ -150,7 +167,12 @@ func goProcs(cfg *config.Config, cpus int) int {
 	return max(1, cpus/max(1, cfg.Workers))
 }
 
-func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
+func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
+	var gone <-chan struct{}
+	if worker != nil {
+		gone = worker.Gone()
+	}
+	st := &startup{ctx: ctx, sigs: sigs, gone: gone, log: log}
 	var reopen []func() error
 	if f, ok := errw.(*logging.File); ok {
 		reopen = append(reopen, f.Reopen)
@@ -194,6 +216,10 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		}
 	}()
 
+	// A stop that came while pogo read its flags ends it before it binds.
+	if st.stopped() {
+		return exitOK, nil
+	}
 	// Bind before importing the app, so a port in use fails fast.
 	var ls []net.Listener
 	if worker != nil {
@@ -214,28 +240,25 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		}
 	}()
 
-	keys, reserved := wsgi.EnvKeys()
-	main, err := cpython.StartMain(cpython.Options{
-		Program:     program,
-		Argv:        append([]string{"pogo"}, os.Args[1:]...),
-		EnvKeys:     keys,
-		EnvReserved: reserved,
-		Errors:      errw,
-	})
-	if err != nil {
-		return exitError, err
+	// Python starts and imports the app on its main thread, which takes
+	// as long as the app's imports do: seconds for a big app, for ever for
+	// one that hangs. A stop meanwhile does not wait for them.
+	var (
+		main     *cpython.Main
+		apps     []*cpython.App
+		loadCode int
+		loadErr  error
+	)
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		main, apps, loadCode, loadErr = startPython(cfg, program, errw, worker != nil)
+	}()
+	if st.wait(loaded) {
+		return exitOK, nil
 	}
-	var apps []*cpython.App
-	main.Do(func(t *cpython.Thread) {
-		cwd, _ := os.Getwd()
-		if err = t.AddPaths(append(cfg.PythonPath, cwd)); err != nil {
-			err = fmt.Errorf("cannot load app: %w", err)
-			return
-		}
-		apps, err = loadApps(t, cfg, worker != nil)
-	})
-	if err != nil {
-		return exitAppLoad, err
+	if loadErr != nil {
+		return loadCode, loadErr
 	}
 
 	gwOpts := wsgi.Options{
@@ -303,24 +326,13 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		LimitRequestBody:      cfg.LimitRequestBody,
 	})
 
-	// Catch signals before the banner says we are up. TERM stops
-	// gracefully, INT and QUIT at once; a worker leaves HUP, TTIN and
-	// TTOU to its master, which may share its process group.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
-	if worker != nil {
-		signal.Ignore(syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
-	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ls) }()
-	var gone <-chan struct{}
 	var tick <-chan time.Time
 	retireAt := uint64(0)
 	if worker != nil {
 		log.Info(fmt.Sprintf("Worker %d ready: Python %s, %s", worker.ID, cpython.Version(), threadsText(cfg)))
 		worker.Ready()
-		gone = worker.Gone()
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		tick = t.C
@@ -340,17 +352,19 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 		case <-gone:
 			log.Warn("The master has gone away: stopping")
 		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGUSR1:
+			if sig == syscall.SIGUSR1 {
 				for _, f := range reopen {
 					if err := f(); err != nil {
 						log.Error("Cannot reopen a log file", "err", err)
 					}
 				}
 				continue
-			case syscall.SIGINT, syscall.SIGQUIT:
-				fast = true
 			}
+			stop, now := stops(sig, worker != nil)
+			if !stop {
+				continue
+			}
+			fast = now
 		case <-tick:
 			served := gw.Requests()
 			if retireAt > 0 && served >= retireAt {
@@ -407,6 +421,35 @@ func serve(ctx context.Context, cfg *config.Config, worker *supervisor.Worker, l
 	return exitOK, nil
 }
 
+// startPython starts the interpreter and loads the apps on its main
+// thread; an error comes with the exit code it calls for.
+func startPython(cfg *config.Config, program string, errw io.Writer, worker bool) (*cpython.Main, []*cpython.App, int, error) {
+	keys, reserved := wsgi.EnvKeys()
+	main, err := cpython.StartMain(cpython.Options{
+		Program:     program,
+		Argv:        append([]string{"pogo"}, os.Args[1:]...),
+		EnvKeys:     keys,
+		EnvReserved: reserved,
+		Errors:      errw,
+	})
+	if err != nil {
+		return nil, nil, exitError, err
+	}
+	var apps []*cpython.App
+	main.Do(func(t *cpython.Thread) {
+		cwd, _ := os.Getwd()
+		if err = t.AddPaths(append(cfg.PythonPath, cwd)); err != nil {
+			err = fmt.Errorf("cannot load app: %w", err)
+			return
+		}
+		apps, err = loadApps(t, cfg, worker)
+	})
+	if err != nil {
+		return nil, nil, exitAppLoad, err
+	}
+	return main, apps, exitOK, nil
+}
+
 // reloadDirs are where --reload looks for .py files: the app's working
 // directory and --pythonpath.
 func reloadDirs(cfg *config.Config) []string {
@@ -451,7 +494,7 @@ func loadTLS(cfg *config.Config) (*tls.Config, error) {
 // runMaster binds the listeners and runs the workers under a supervisor.
 // The workers are this program with the same arguments, started in the
 // directory pogo was started in (wd).
-func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
+func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd string, cfg *config.Config, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return exitError, err
@@ -520,6 +563,7 @@ func runMaster(ctx context.Context, args []string, wd string, cfg *config.Config
 		Publish: func(s metrics.Snapshot, w metrics.Workers, ready bool) {
 			latest.Store(&published{s, w, ready})
 		},
+		Signals:         sigs,
 		Workers:         workers,
 		Exe:             exe,
 		Args:            args,

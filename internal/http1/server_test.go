@@ -4,14 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"slices"
+	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,12 +32,19 @@ func (echoHandler) ServeHTTP1(w *ResponseWriter, req *Request, body io.Reader, _
 
 func serve(t testing.TB, s *Server) string {
 	t.Helper()
-	if s.Handler == nil {
-		s.Handler = echoHandler{}
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	serveOn(t, s, l)
+	return l.Addr().String()
+}
+
+// serveOn serves s on l until the test ends.
+func serveOn(t testing.TB, s *Server, l net.Listener) {
+	t.Helper()
+	if s.Handler == nil {
+		s.Handler = echoHandler{}
 	}
 	done := make(chan struct{})
 	go func() { s.Serve(l); close(done) }()
@@ -47,7 +54,6 @@ func serve(t testing.TB, s *Server) string {
 		s.Shutdown(ctx)
 		<-done
 	})
-	return l.Addr().String()
 }
 
 // TestConformanceOverSockets sends every table case to a real server:
@@ -91,85 +97,244 @@ func TestConformanceOverSockets(t *testing.T) {
 }
 
 // TestSlowClients: thousands of connections that trickle their heads do
-// not delay other clients, and the header timeout closes them.
+// not stop other clients being served, and the header timeout closes
+// them however slowly their heads come in.
+//
+// It judges what happens, never how fast: on a loaded machine (this runs
+// with -race beside other tests) any bound on elapsed time fails now and
+// then. So the read deadlines the server sets are held back (see
+// heldListener) while the slow clients trickle and the others are served:
+// no slow connection can time out before the test has seen what it wants,
+// and a server that made other clients wait for slow ones would keep them
+// waiting for good (go test's -timeout then ends it, with the stacks).
+// Then the deadlines take effect, and every slow connection must be
+// closed by the header timeout.
 func TestSlowClients(t *testing.T) {
 	n := 5000
 	if testing.Short() {
 		n = 500
 	}
-	srv := &Server{HeaderTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second}
-	addr := serve(t, srv)
-	var closed atomic.Int32
-	var wg sync.WaitGroup
-	conns := make([]net.Conn, 0, n)
-	for range n {
+	const headerTimeout = 2 * time.Second
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := holdDeadlines(inner)
+	serveOn(t, &Server{HeaderTimeout: headerTimeout, IdleTimeout: 5 * time.Second}, l)
+	addr := inner.Addr().String()
+
+	slow := make([]net.Conn, n)
+	isSlow := map[string]bool{}
+	for i := range slow {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
-			t.Fatalf("dial %d: %v", len(conns), err)
+			t.Fatalf("dial %d: %v", i, err)
 		}
-		conns = append(conns, c)
+		defer c.Close()
+		slow[i] = c
+		isSlow[c.LocalAddr().String()] = true
 	}
-	start := time.Now()
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			// One byte every 500 ms, never finishing the head.
-			for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\n") {
-				if _, err := c.Write([]byte{b}); err != nil {
-					closed.Add(1)
-					return
-				}
-				c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-				if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
-					closed.Add(1)
-					return
-				}
+	// The heads trickle in a byte at a time, never finished: each byte
+	// goes out once the server has read the one before from every slow
+	// client, so that the server sees each in a read of its own.
+	const head = "GET / HTTP/1.1\r\nHost: x\r\n"
+	for k := range len(head) {
+		for i, c := range slow {
+			if _, err := io.WriteString(c, head[k:k+1]); err != nil {
+				t.Fatalf("slow client %d, byte %d: %v", i, k, err)
 			}
-		}()
-	}
-	// Meanwhile a normal client is served at once: not held until the
-	// slow ones time out (2 s). It starts once the server has accepted
-	// them all: while thousands wait in the kernel's accept queue, a new
-	// connection's SYN may be dropped and retried a second later, which
-	// says nothing about the server. The median allows for a loaded
-	// machine (this test runs with -race beside others) stalling one.
-	for accepted := 0; accepted < n; {
-		srv.mu.Lock()
-		accepted = len(srv.conns)
-		srv.mu.Unlock()
-		if time.Since(start) > 2*time.Second {
-			t.Fatalf("%d of %d slow clients accepted after %v", accepted, n, time.Since(start))
 		}
-		time.Sleep(5 * time.Millisecond)
+		l.wait(func() bool { return l.read == n*(k+1) })
 	}
-	var took []time.Duration
-	for range 21 {
-		began := time.Now()
-		resp, err := http.Get("http://" + addr + "/fast")
+
+	// Meanwhile other clients are served, each on a connection of its own.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := range 10 {
+		resp, err := fresh.Get(fmt.Sprintf("http://%s/fast/%d", addr, i))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("normal request %d among %d slow clients: %v", i, n, err)
 		}
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		took = append(took, time.Since(began))
+		if want := fmt.Sprintf("GET /fast/%d 0:", i); err != nil || resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("normal request %d among %d slow clients: %d %q (%v), want 200 %q", i, n, resp.StatusCode, body, err, want)
+		}
 	}
-	slices.Sort(took)
-	if med, worst := took[len(took)/2], took[len(took)-1]; med > 250*time.Millisecond || worst > 1500*time.Millisecond {
-		t.Errorf("normal requests among %d slow clients took %v (median), %v (slowest); want them served at once", n, med, worst)
+
+	// The header timeout counts from the start of a head: the bytes that
+	// trickle in after it do not push it back. So the server had set its
+	// last deadline on each slow connection before it read the head's
+	// second byte, at most the header timeout ahead.
+	var conns []*heldConn
+	err = l.inspect(func() error {
+		for _, c := range l.conns {
+			if isSlow[c.RemoteAddr().String()] {
+				conns = append(conns, c)
+			}
+		}
+		if len(conns) != n {
+			return fmt.Errorf("the server has %d of the %d slow connections", len(conns), n)
+		}
+		for _, c := range conns {
+			switch {
+			case c.closed || c.err != nil:
+				return fmt.Errorf("a slow connection ended before its header timeout: closed %v, read error %v", c.closed, c.err)
+			case c.deadline.IsZero():
+				return errors.New("no read deadline on a slow connection whose head has started")
+			case c.deadline.After(c.second.Add(headerTimeout)):
+				return fmt.Errorf("the header deadline of a slow connection moved as its head trickled in: %v after the head's second byte, want at most the header timeout (%v)",
+					c.deadline.Sub(c.second), headerTimeout)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	if got := closed.Load(); got != int32(n) {
-		t.Errorf("%d of %d slow clients closed by the server", got, n)
+
+	// Time runs again: the header timeout closes every slow connection,
+	// without a response.
+	l.release()
+	for i, c := range slow {
+		if b, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("slow client %d: read %d bytes, %v; want the server to close it (EOF)", i, b, err)
+		}
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("slow clients closed after %v, want about the 2 s header timeout", d)
+	l.wait(func() bool {
+		for _, c := range conns {
+			if !c.closed {
+				return false
+			}
+		}
+		return true
+	})
+	err = l.inspect(func() error {
+		for _, c := range conns {
+			if !errors.Is(c.err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("a slow connection was closed after the read error %v, want its header timeout", c.err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
-func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
+// heldListener hands the server connections whose read deadlines are held
+// back: the server sets them as it always does, but they take effect only
+// when release is called, so that no read times out before the test says
+// so. It also records what the server reads, for the test to wait on.
+type heldListener struct {
+	net.Listener
+
+	mu       sync.Mutex
+	changed  sync.Cond   // broadcast when anything below changes; L is &mu
+	conns    []*heldConn // guarded by mu
+	read     int         // bytes the server has read from all conns; guarded by mu
+	released bool        // guarded by mu
+}
+
+// heldConn is one connection of a heldListener. Its fields are guarded by
+// the listener's mu.
+type heldConn struct {
+	net.Conn
+	l        *heldListener
+	deadline time.Time // the read deadline the server set last
+	reads    int       // reads that returned bytes
+	second   time.Time // when the read that returned the second byte began
+	err      error     // the error that ended the server's reading
+	closed   bool
+}
+
+func holdDeadlines(l net.Listener) *heldListener {
+	h := &heldListener{Listener: l}
+	h.changed.L = &h.mu
+	return h
+}
+
+func (l *heldListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	h := &heldConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns = append(l.conns, h)
+	l.mu.Unlock()
+	return h, nil
+}
+
+// inspect calls f with l.mu held and returns what it returns.
+func (l *heldListener) inspect(f func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return f()
+}
+
+// wait waits until cond, called with l.mu held, is true.
+func (l *heldListener) wait(cond func() bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !cond() {
+		l.changed.Wait()
+	}
+}
+
+// release gives every connection the read deadline the server set last,
+// and passes later ones straight on.
+func (l *heldListener) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.released = true
+	for _, c := range l.conns {
+		c.Conn.SetReadDeadline(c.deadline)
+	}
+}
+
+// update changes the listener's state with l.mu held and wakes its waiters.
+func (l *heldListener) update(f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f()
+	l.changed.Broadcast()
+}
+
+func (c *heldConn) Read(p []byte) (int, error) {
+	began := time.Now()
+	n, err := c.Conn.Read(p)
+	c.l.update(func() {
+		if n > 0 {
+			if c.reads++; c.reads == 2 {
+				c.second = began
+			}
+			c.l.read += n
+		}
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+	})
+	return n, err
+}
+
+func (c *heldConn) SetReadDeadline(t time.Time) error {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	if c.l.released {
+		return c.Conn.SetReadDeadline(t)
+	}
+	c.deadline = t
+	return nil
+}
+
+func (c *heldConn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *heldConn) Close() error {
+	c.l.update(func() { c.closed = true })
+	return c.Conn.Close()
 }
 
 // TestPipelinedBodies: requests with bodies written back to back are

@@ -19,7 +19,11 @@
 // carrying one-line messages from the worker: "ready" once it serves,
 // "retire" when it wants replacing (--max-requests), and "stats N" with its
 // request count, once a second and when it stops. A worker whose link ends
-// has lost its master and stops gracefully.
+// has lost its master and stops gracefully; before it is ready, at once.
+// That is also how the master stops a worker that is not ready yet: it
+// closes the link rather than signal a process that may not catch signals
+// yet, and a worker still booting when its master is killed outright
+// (SIGKILL) dies with it instead of living on as an orphan.
 //
 // Signals to the master:
 //
@@ -31,10 +35,19 @@
 //	USR1       reopen log files, in the master and every worker
 //	TTIN/TTOU  one worker more / one fewer (the last slot goes)
 //
+// The caller may catch these from the start of the process and hand them
+// over (Options.Signals); those that came before Run are acted on before
+// the first worker starts, so a stop then starts none.
+//
 // The first worker starts alone, so an app that cannot load says so once;
 // the others follow when it is ready. A worker that dies is replaced at
 // once and the log says how it ended.
 // One that dies before it is ready (an app that fails to import) is retried
 // with a growing delay while the running workers keep serving; if no worker
-// has ever been ready, the master stops with that worker's exit code.
+// has ever been ready, the master stops with that worker's exit code. One
+// that a signal from outside ends before it is ready (exit code 0, or
+// killed by TERM, INT, QUIT or HUP before its runtime could catch it) is
+// retried the same way but never stops the master: such a signal mostly
+// goes to every pogo process (systemd stops a service through its control
+// group, a terminal signals its process group), and stops the master too.
 package supervisor

@@ -19,6 +19,11 @@ import (
 
 // Options configures a master.
 type Options struct {
+	// Signals, if set, delivers the signals the master acts on (see the
+	// package doc), caught by the caller from the start of the process;
+	// those that came before Run are acted on before a worker starts. If
+	// nil, Run catches them itself.
+	Signals <-chan os.Signal
 	// Workers is how many workers to run; at least 1.
 	Workers int
 	// Exe and Args are the command a worker runs (Args without the
@@ -105,6 +110,7 @@ type worker struct {
 	state  state
 	retire bool             // to be replaced once a new worker is ready
 	killAt time.Time        // when stopping: SIGKILL after this
+	cut    bool             // stopped before it was ready: by closing its link, not a signal
 	stats  metrics.Snapshot // last reported
 }
 
@@ -166,10 +172,14 @@ func Run(ctx context.Context, opts Options) error {
 	if m.opts.GracefulTimeout <= 0 {
 		m.opts.GracefulTimeout = 30 * time.Second
 	}
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-		syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
-	defer signal.Stop(sigs)
+	sigs := opts.Signals
+	if sigs == nil {
+		c := make(chan os.Signal, 16)
+		signal.Notify(c, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
+			syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
+		defer signal.Stop(c)
+		sigs = c
+	}
 
 	var watch *watcher
 	if opts.Reload {
@@ -178,6 +188,16 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	lastScan := time.Now()
 
+	// Signals that came while pogo started go first: after a stop, no
+	// worker starts.
+	for pending := true; pending; {
+		select {
+		case sig := <-sigs:
+			m.signal(sig.(syscall.Signal))
+		default:
+			pending = false
+		}
+	}
 	m.reconcile()
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -289,15 +309,24 @@ func (m *master) stop(sig syscall.Signal) {
 }
 
 // halt signals w to stop and sets its kill deadline; a fast stop may
-// shorten a graceful one.
+// shorten a graceful one. A worker that is not ready yet is told by
+// closing its link instead, which it sees at whatever stage of start-up
+// it is, even one before it catches signals, and it has no requests to
+// finish.
 func (m *master) halt(w *worker, sig syscall.Signal, wait time.Duration) {
 	killAt := time.Now().Add(wait)
 	if w.state == stopping && !killAt.Before(w.killAt) {
 		return
 	}
+	switch {
+	case w.state == booting:
+		w.cut = true
+		w.link.Close()
+	case !w.cut:
+		w.cmd.Process.Signal(sig)
+	}
 	w.state = stopping
 	w.killAt = killAt
-	w.cmd.Process.Signal(sig)
 }
 
 func (m *master) event(ev event) {
@@ -326,6 +355,15 @@ func (m *master) event(ev event) {
 	switch {
 	case w.state == stopping:
 		m.log.Info(w.String()+" stopped", "requests", w.stats.Total(), "exit", how)
+	case w.state == booting && stoppedFromOutside(ev.err):
+		// Not the app's failure. Most likely the signal went to every
+		// pogo process (systemd's control group, a terminal's process
+		// group), and the master's own copy of it stops the master too;
+		// if not, another worker starts, after the delay of a failed
+		// boot.
+		m.backoff = min(max(2*m.backoff, time.Second), maxBootBackoff)
+		m.nextStart = time.Now().Add(m.backoff)
+		m.log.Info(w.String()+" stopped before it was ready, by a signal the master did not send", "exit", how, "retry_in", m.backoff.String())
 	case w.state == booting && !m.everReady:
 		// The first workers cannot start: the app or the config is broken.
 		code := 1
@@ -372,6 +410,30 @@ func (m *master) publish() {
 	w := m.figures
 	w.Each = slices.Clone(w.Each) // the receiver keeps it
 	m.opts.Publish(sum, w, serving && !m.stopping)
+}
+
+// stoppedFromOutside reports whether a worker that ended before it was
+// ready, not stopped by the master (which closes its link), was stopped
+// by a signal sent to it: it exited 0, as a worker told to stop before it
+// serves does, or it was killed by a signal that it would have caught a
+// moment later, once its runtime had started.
+func stoppedFromOutside(err error) bool {
+	if err == nil {
+		return true
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return false
+	}
+	switch ws.Signal() {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP:
+		return true
+	}
+	return false
 }
 
 // exitReason says how a process ended, from cmd.Wait's error.

@@ -94,7 +94,8 @@ func (w *Worker) Retire() { w.send("retire") }
 // Report sends the master this worker's figures.
 func (w *Worker) Report(s *metrics.Snapshot) { w.send("stats " + s.Encode()) }
 
-// Gone is closed when the master has gone away.
+// Gone is closed when the master has gone away, or has closed the link to
+// stop this worker before it was ready.
 func (w *Worker) Gone() <-chan struct{} { return w.gone }
 
 func (w *Worker) send(msg string) {
