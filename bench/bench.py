@@ -47,7 +47,7 @@ POGO = os.path.join(ROOT, "bin", "pogo")
 HOST = "127.0.0.1"
 BENCH_OUT_TMP = os.path.join(tempfile.gettempdir(), "pogo-bench-nginx")  # nginx's config and temp files
 BASE_PORT = 18700
-THREADS = 8  # the Python thread count every threaded server gets (pogo's default)
+THREADS = 8  # the Python thread count the threaded peers get (pogo runs with its own defaults)
 WRK_TIMEOUT = "2s"  # wrk's default, stated: a response slower than this is a timeout error
 
 PER_CORE = "per-core"
@@ -177,16 +177,28 @@ class Pogo(Server):
     h2 = True  # on the same port: the h2c preface is recognised
 
     def cmd(self, table, w, port):
-        c = [POGO, "-b", "%s:%d" % (HOST, port), "--threads", str(THREADS), "--chdir", APPS, "--venv", VENV]
+        c = [POGO, "-b", "%s:%d" % (HOST, port), "--chdir", APPS, "--venv", VENV]
         if self.workers(table) > 1:
             c += ["-w", str(self.workers(table))]
         return c + [w.module]
 
+    # the defaults the settings text names, as `pogo --help` states them
+    DEFAULTS = ("--threads", "--queue-size", "--keep-alive", "--backlog", "--worker-connections")
+
     def settings(self):
+        try:
+            text = subprocess.run([POGO, "--help"], capture_output=True, text=True, timeout=10).stdout
+        except Exception:
+            text = ""
+        found = []
+        for opt in self.DEFAULTS:
+            m = re.search(r"^\s+(?:-\w, )?%s\b.*\(default ([^)]*)\)" % re.escape(opt), text, re.M)
+            if m:
+                found.append("%s %s" % (opt, m.group(1)))
         return (
-            "--threads 8 (its default: the docs' best CPU-bound figure with a good p99, 8 slow requests in flight); "
-            "queue 64 per thread, keep-alive 2 s, no access log (defaults); --venv for the bench's packages; "
-            "per core one process (no master), two-core -w 2 (a master and 2 workers on SO_REUSEPORT sockets)"
+            "defaults: no tuning flags (this build's --help: %s; no access log); --venv for the bench's packages, "
+            "--chdir bench/apps; per core one process (no master), two-core -w 2 (a master and 2 workers on "
+            "SO_REUSEPORT sockets)" % ("; ".join(found) or "not readable")
         )
 
     def missing(self):
@@ -1144,7 +1156,7 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
         if s.key in missing:
             L.append("- **%s**: %s" % (s.name, md_escape(missing[s.key])))
         else:
-            L.append("- **%s** %s: %s." % (s.name, ver, s.settings()))
+            L.append("- **%s** %s: %s." % (s.name, ver, meta.get("settings", {}).get(s.key) or s.settings()))
     for pkg in ("Flask", "Django"):
         L.append("- %s %s" % (pkg, meta["versions"].get(pkg, "?")))
     L.append("")
@@ -1484,6 +1496,8 @@ def main(argv=None):
         "served": "2xx",  # req/s counts 2xx responses only (earlier runs counted every response)
         "wrk_timeout": WRK_TIMEOUT,
         "versions": {s.key: s.version() for s in servers if s.key not in missing},
+        # as run: pogo's text names the defaults of the binary measured
+        "settings": {s.key: s.settings() for s in servers if s.key not in missing},
         "missing": missing,
         "skipped_workloads": skipped,
     }
