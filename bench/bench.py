@@ -61,6 +61,11 @@ TABLE_TITLES = {
 
 # ---------------------------------------------------------------- workloads
 
+sys.path.insert(0, APPS)
+from workload import CPU_BODY  # noqa: E402  (the answer /cpu must give)
+
+sys.path.pop(0)
+
 # app key -> (module:callable, the pip package it needs or None)
 APPS_SPEC = {
     "workload": ("workload:app", None),
@@ -70,9 +75,10 @@ APPS_SPEC = {
 
 
 class Workload:
-    def __init__(self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None, h2_streams=0):
+    def __init__(self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None, h2_streams=0, expect_body=None):
         self.name, self.app, self.path, self.what = name, app, path, what
         self.method, self.body, self.conns, self.expect_len = method, body, conns, expect_len
+        self.expect_body = expect_body  # the exact answer, when it is known
         # h2_streams > 0: HTTP/2 cleartext (h2c, prior knowledge), loaded by
         # h2load with that many concurrent streams per connection.
         self.h2_streams = h2_streams
@@ -112,6 +118,7 @@ WORKLOADS = [
     Workload("echoi", "workload", "/echoi", "100 KiB POST yielded back in 4 KiB reads", "POST", 100 * 1024),
     Workload("io10", "workload", "/io10", "time.sleep(10 ms), 10 B", conns=512, expect_len=10),
     Workload("io100", "workload", "/io100", "time.sleep(100 ms), 10 B", conns=512, expect_len=10),
+    Workload("cpu", "workload", "/cpu", "pure-Python loop, ~1 ms, GIL held", expect_body=CPU_BODY),
     Workload("flask-json", "flask", "/json", "Flask jsonify"),
     Workload("flask-page", "flask", "/page", "Flask + Jinja template, 10 rows"),
     Workload("django", "django", "/", "Django view: ORM query on SQLite + template"),
@@ -735,6 +742,8 @@ def check(port, w, timeout=10):
         return "status %d: %r" % (resp.status, data[:120])
     if body is not None and data != body:
         return "echo mismatch: sent %d bytes, got %d" % (len(body), len(data))
+    if w.expect_body is not None and data != w.expect_body:
+        return "body %r, expected %r" % (data[:40], w.expect_body)
     if w.expect_len is not None and len(data) != w.expect_len:
         return "body length %d, expected %d" % (len(data), w.expect_len)
     if not data:

@@ -7,6 +7,9 @@
     /echoi          POST: yields the body back in 4 KiB reads, streaming (the
                     bench sends 100 KiB); Content-Length is the request's
     /io10 /io100    time.sleep(10 ms / 100 ms), then 10 bytes
+    /cpu            a pure-Python loop (CPU_LOOPS steps, ~1 ms on the bench
+                    machine; it holds the GIL throughout, no C code releases
+                    it), then its result as text: CPU_BODY
 
 Every response is a list (the server can frame it with a Content-Length)
 except /echoi, which is a generator.
@@ -20,6 +23,18 @@ BODIES = {path: b"x" * (n - 1) + b"\n" for path, n in SIZES.items()}
 SLEEPS = {"/io10": 0.010, "/io100": 0.100}
 TEN = b"0123456789"
 CHUNK = 4096
+CPU_LOOPS = 14000
+
+
+def cpu_work(n=CPU_LOOPS):
+    """Pure-Python work: bytecode only, so the GIL is held all along."""
+    t = 0
+    for i in range(n):
+        t = (t * 31 + i) % 1000003
+    return t
+
+
+CPU_BODY = b"%d\n" % cpu_work()  # the answer the bench checks
 
 
 def _plain(start_response, body, status="200 OK"):
@@ -48,6 +63,8 @@ def app(environ, start_response):
     if delay is not None:
         time.sleep(delay)
         return _plain(start_response, TEN)
+    if path == "/cpu":
+        return _plain(start_response, b"%d\n" % cpu_work())
     if path == "/echo":
         return _plain(start_response, environ["wsgi.input"].read())
     if path == "/echoi":
