@@ -352,6 +352,8 @@ class Nginx(Server):
     FILES = {"/b10k": 10 * 1024}
 
     def why_not(self, w):
+        if w.app != "workload":  # "/" of the django row is not hello's "/"
+            return "n/a"
         if (w.path not in self.STATIC and w.path not in self.FILES) or w.method != "GET":
             return "n/a"
         return None
