@@ -1673,14 +1673,14 @@ def write_png(path, meta, tables, results, servers, workloads, missing):
         )  # fmt: skip
     m = meta["machine"]
     fig.suptitle(
-        "pogo and peers, %s: %s CPUs (%s), Python %s, pogo %s; %s warm-up, median of %d x %s s"
+        "pogo and peers, %s: %s CPUs (%s), Python %s, pogo %s;\n%s warm-up, median of %d x %s s"
         % (
             meta["date"], m["nproc"], m["cpu"], m["python"], m["pogo_commit"].replace(" (with uncommitted changes)", "+dirty"),
             "%ss" % fmt_num(meta["args"]["warmup"]), meta["args"]["runs"], fmt_num(meta["args"]["duration"]),
         ),
         fontsize=10,
     )  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
@@ -1751,6 +1751,9 @@ def render(out):
     meta = data["meta"]
     args = meta["args"]
     results = {(p["table"], p["server"], p["workload"]): p for p in data["points"]}
+    for p in data["points"]:  # the summary is derived: redone, so the cells follow this script
+        if p.get("runs"):
+            p["summary"] = summarize(p)
     servers = [SERVER_BY_KEY[k] for k in args["server_keys"]]
     skipped = meta.get("skipped_workloads", {})
     workloads = [WORKLOAD_BY_NAME[n] for n in args["workload_names"] if n not in skipped]
