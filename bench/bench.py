@@ -12,8 +12,13 @@ bin/pogo first. The method is shared/BENCH.md's:
   that speak it;
 - each point: start the server, wait until it answers the route correctly,
   warm up, then --runs runs of --duration seconds; the median run by req/s is
-  reported, errors are the sum over all measured runs (never hidden); peak RSS
-  of the server's whole process tree, sampled every 0.5 s; stop the server.
+  reported (req/s counts 2xx only), errors are the sum over all measured runs
+  (never hidden); peak RSS of the server's whole process tree, sampled every
+  0.5 s; stop the server;
+- the "mixed" and "sse" rows put a second load on the same server: the row's
+  load is measured alone first, then with a second wrk at once (mixed) or
+  with event streams held open by bench/sse_client.py (sse), and its p99 is
+  compared with the p99 alone.
 
 Writes results.md, results.json and results.png into --out.
 """
@@ -47,7 +52,7 @@ POGO = os.path.join(ROOT, "bin", "pogo")
 HOST = "127.0.0.1"
 BENCH_OUT_TMP = os.path.join(tempfile.gettempdir(), "pogo-bench-nginx")  # nginx's config and temp files
 BASE_PORT = 18700
-THREADS = 8  # the Python thread count every threaded server gets (pogo's default)
+THREADS = 8  # the Python thread count the threaded peers get (pogo runs with its own defaults)
 WRK_TIMEOUT = "2s"  # wrk's default, stated: a response slower than this is a timeout error
 
 PER_CORE = "per-core"
@@ -61,18 +66,39 @@ TABLE_TITLES = {
 
 # ---------------------------------------------------------------- workloads
 
+sys.path.insert(0, APPS)
+from workload import CPU_BODY  # noqa: E402  (the answer /cpu must give)
+
+sys.path.pop(0)
+
 # app key -> (module:callable, the pip package it needs or None)
 APPS_SPEC = {
     "workload": ("workload:app", None),
     "flask": ("flask_app:app", "Flask"),
     "django": ("django_app.wsgi:application", "Django"),
+    "mixed": ("mixed_app:app", "Flask"),  # /io10 to workload.app, the rest to flask_app.app
 }
+
+PLAIN, MIXED, SSE = "plain", "mixed", "sse"  # a row's kind: one load; two loads at once; load plus open streams
+SSE_CLIENT = os.path.join(BENCH, "sse_client.py")
+STREAM_RAMP = 10  # seconds at most for the streams to open before the load starts
+STREAM_DRAIN_LIMIT = 5  # seconds: under the streams a drain probe may queue behind them for ever
+RATIO_TARGET = 2.0  # the mixed and sse rows' aim: p99 under the second load <= 2x the p99 alone
 
 
 class Workload:
-    def __init__(self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None, h2_streams=0):
+    def __init__(
+        self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None, h2_streams=0, expect_body=None,
+        kind=PLAIN, side=None, streams=0, stream_path=None,
+    ):  # fmt: skip
         self.name, self.app, self.path, self.what = name, app, path, what
         self.method, self.body, self.conns, self.expect_len = method, body, conns, expect_len
+        self.expect_body = expect_body  # the exact answer, when it is known
+        # kind MIXED: a second wrk (the Workload side, same server) runs at
+        # once; kind SSE: streams event streams of stream_path are held open
+        # (bench/sse_client.py) during the load. Both also measure the load
+        # alone first, on the same server, for the p99 ratio.
+        self.kind, self.side, self.streams, self.stream_path = kind, side, streams, stream_path
         # h2_streams > 0: HTTP/2 cleartext (h2c, prior knowledge), loaded by
         # h2load with that many concurrent streams per connection.
         self.h2_streams = h2_streams
@@ -91,6 +117,14 @@ class Workload:
         return APPS_SPEC[self.app][0]
 
     def label(self):
+        if self.kind == MIXED:
+            return "%s (%s %s %d conns + %s %s %d conns, at once)" % (
+                self.name, self.side.method, self.side.path, self.side.conns, self.method, self.path, self.conns,
+            )  # fmt: skip
+        if self.kind == SSE:
+            return "%s (%d streams of GET %s + %s %s %d conns)" % (
+                self.name, self.streams, self.stream_path, self.method, self.path, self.conns,
+            )  # fmt: skip
         if self.h2:
             return "%s (h2c %s %s, %d conns × %d streams)" % (self.name, self.method, self.path, self.conns, self.h2_streams)
         return "%s (%s %s%s, %d conns)" % (
@@ -101,6 +135,15 @@ class Workload:
             self.conns,
         )
 
+    def conns_label(self):
+        if self.kind == MIXED:
+            return "%d+%d conns" % (self.side.conns, self.conns)
+        if self.kind == SSE:
+            return "%d conns + %d streams" % (self.conns, self.streams)
+        return "%d conns" % self.conns
+
+
+MIXED_IO10 = Workload("mixed-io10", "mixed", "/io10", "time.sleep(10 ms), 10 B", conns=256, expect_len=10)
 
 WORKLOADS = [
     Workload("hello", "workload", "/", "Hello, World!", expect_len=13),
@@ -112,9 +155,15 @@ WORKLOADS = [
     Workload("echoi", "workload", "/echoi", "100 KiB POST yielded back in 4 KiB reads", "POST", 100 * 1024),
     Workload("io10", "workload", "/io10", "time.sleep(10 ms), 10 B", conns=512, expect_len=10),
     Workload("io100", "workload", "/io100", "time.sleep(100 ms), 10 B", conns=512, expect_len=10),
+    Workload("cpu", "workload", "/cpu", "pure-Python loop, ~1 ms, GIL held", expect_body=CPU_BODY),
     Workload("flask-json", "flask", "/json", "Flask jsonify"),
     Workload("flask-page", "flask", "/page", "Flask + Jinja template, 10 rows"),
     Workload("django", "django", "/", "Django view: ORM query on SQLite + template"),
+    Workload("mixed", "mixed", "/json", "Flask jsonify while /io10 runs on the same server", kind=MIXED, side=MIXED_IO10),
+    Workload(
+        "sse", "workload", "/", "Hello, World! while event streams are held open", expect_len=13, kind=SSE,
+        streams=500, stream_path="/sse",
+    ),  # fmt: skip
     Workload("h2-hello", "workload", "/", "Hello, World! over h2c", conns=16, h2_streams=8, expect_len=13),
     Workload("h2-b10k", "workload", "/b10k", "10 KiB text/plain over h2c", conns=16, h2_streams=8, expect_len=10 * 1024),
 ]
@@ -177,16 +226,28 @@ class Pogo(Server):
     h2 = True  # on the same port: the h2c preface is recognised
 
     def cmd(self, table, w, port):
-        c = [POGO, "-b", "%s:%d" % (HOST, port), "--threads", str(THREADS), "--chdir", APPS, "--venv", VENV]
+        c = [POGO, "-b", "%s:%d" % (HOST, port), "--chdir", APPS, "--venv", VENV]
         if self.workers(table) > 1:
             c += ["-w", str(self.workers(table))]
         return c + [w.module]
 
+    # the defaults the settings text names, as `pogo --help` states them
+    DEFAULTS = ("--threads", "--queue-size", "--keep-alive", "--backlog", "--worker-connections")
+
     def settings(self):
+        try:
+            text = subprocess.run([POGO, "--help"], capture_output=True, text=True, timeout=10).stdout
+        except Exception:
+            text = ""
+        found = []
+        for opt in self.DEFAULTS:
+            m = re.search(r"^\s+(?:-\w, )?%s\b.*\(default ([^)]*)\)" % re.escape(opt), text, re.M)
+            if m:
+                found.append("%s %s" % (opt, m.group(1)))
         return (
-            "--threads 8 (its default: the docs' best CPU-bound figure with a good p99, 8 slow requests in flight); "
-            "queue 64 per thread, keep-alive 2 s, no access log (defaults); --venv for the bench's packages; "
-            "per core one process (no master), two-core -w 2 (a master and 2 workers on SO_REUSEPORT sockets)"
+            "defaults: no tuning flags (this build's --help: %s; no access log); --venv for the bench's packages, "
+            "--chdir bench/apps; per core one process (no master), two-core -w 2 (a master and 2 workers on "
+            "SO_REUSEPORT sockets)" % ("; ".join(found) or "not readable")
         )
 
     def missing(self):
@@ -333,6 +394,10 @@ class Nginx(Server):
     FILES = {"/b10k": 10 * 1024}
 
     def why_not(self, w):
+        if w.kind != PLAIN:
+            return "n/a"
+        if w.app != "workload":  # "/" of the django row is not hello's "/"
+            return "n/a"
         if (w.path not in self.STATIC and w.path not in self.FILES) or w.method != "GET":
             return "n/a"
         return None
@@ -542,9 +607,19 @@ def parse_wrk(text):
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     se = [int(x) for x in m.groups()] if m else [0, 0, 0, 0]
     r["connect_errors"], r["read_errors"], r["write_errors"], r["timeouts"] = se
+    # wrk's "Non-2xx or 3xx responses" counts the responses with a status
+    # of 400 or more (its own test: status > 399); a 3xx is a completed
+    # request to wrk, which sees statuses only through a Lua response()
+    # hook, and that costs wrk ~13% of its rate (nginx hello, one core).
+    # Served = completed minus those: req/s counts 2xx (the apps send no
+    # 3xx, and the checked request before the load wants exactly 200).
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     r["non2xx"] = int(m.group(1)) if m else 0
     r["errors"] = r["non2xx"] + sum(se)
+    r["responses"], r["rps_responses"] = r["requests"], r["rps"]
+    r["requests"] = max(0, r["responses"] - r["non2xx"])
+    if r["rps"] is not None:
+        r["rps"] = r["rps"] * r["requests"] / r["responses"] if r["responses"] else 0.0
     return r
 
 
@@ -595,19 +670,28 @@ def parse_h2load(text, log_file):
     per-request log (h2load prints none): the third column is the
     microseconds from request to the end of its response."""
     r = {"rps": None, "requests": 0, "avg_ms": None, "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None}
-    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text)
-    if m:
-        r["rps"] = float(m.group(1))
+    m = re.search(r"finished in ([\d.]+)(us|ms|s|m|h), ([\d.]+) req/s", text)
+    secs = float(m.group(1)) * UNITS_MS[m.group(2)] / 1000 if m else 0
     m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
     total = done = ok = failed = errored = timeouts = 0
     if m:
         total, done, ok, failed, errored, timeouts = (int(x) for x in m.groups())
     m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
-    non2xx = int(m.group(3)) + int(m.group(4)) if m else 0
-    r["requests"] = done
-    r["non2xx"], r["timeouts"], r["stream_errors"] = non2xx, timeouts, max(0, failed - timeouts)
+    n2xx, n3xx, n4xx, n5xx = (int(x) for x in m.groups()) if m else (0, 0, 0, 0)
+    # h2load's "failed" already holds the 4xx/5xx answers (and the stream
+    # errors and timeouts); a 3xx is a "succeeded" request to h2load, an
+    # error here. Served = 2xx: req/s counts those only. The status counts
+    # also take in responses outside the measured duration (more 2xx than
+    # requests done, on a slow run), so they only split "succeeded".
+    r["requests"] = round(ok * n2xx / (n2xx + n3xx)) if n2xx + n3xx else 0
+    r["responses"] = done
+    if secs and m:
+        r["rps"] = r["requests"] / secs
+        r["rps_responses"] = done / secs
+    r["non2xx"], r["timeouts"] = n3xx + n4xx + n5xx, timeouts
+    r["stream_errors"] = max(0, failed - timeouts - n4xx - n5xx)
     r["connect_errors"] = r["read_errors"] = r["write_errors"] = 0
-    r["errors"] = non2xx + failed
+    r["errors"] = failed + n3xx
     durations = []
     if log_file and os.path.exists(log_file):
         with open(log_file) as f:
@@ -662,6 +746,150 @@ def run_load(cmd, duration, w):
     return r, p.stdout
 
 
+def run_loads(cmds, duration):
+    """Runs several wrk at once (the mixed row); returns [(figures, output)]
+    in the order of cmds. Each is time-boxed like run_load."""
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    out = []
+    for c, p in zip(cmds, procs):
+        try:
+            stdout, stderr = p.communicate(timeout=duration + 60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            stdout, stderr = p.communicate()
+            stderr = "killed: no end after %ss. %s" % (fmt_num(duration + 60), stderr)
+        r = parse_wrk(stdout)
+        r["exit"] = p.returncode
+        if p.returncode != 0 or r["rps"] is None:
+            r["load_error"] = (stderr.strip() or stdout.strip())[-300:]
+        out.append((r, stdout))
+    return out
+
+
+# ---------------------------------------------------------------- event streams
+
+
+def check_sse(port, path, timeout=5):
+    """One event stream: a 200 text/event-stream head and one "data:" event
+    within timeout. Returns None or what went wrong."""
+    try:
+        sk = socket.create_connection((HOST, port), timeout=timeout)
+    except OSError as e:
+        return "connect failed: %s" % e
+    try:
+        sk.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n\r\n" % (path, HOST, port)).encode())
+        data = b""
+        deadline = time.time() + timeout
+        while b"data:" not in data.partition(b"\r\n\r\n")[2]:
+            sk.settimeout(max(0.05, deadline - time.time()))
+            chunk = sk.recv(65536)
+            if not chunk:
+                return "closed after %d bytes" % len(data)
+            data += chunk
+        head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+        if not head.startswith("HTTP/1.1 200") and not head.startswith("HTTP/1.0 200"):
+            return "status: %s" % head.split("\r\n")[0]
+        if "text/event-stream" not in head.lower():
+            return "no Content-Type text/event-stream"
+        return None
+    except (socket.timeout, TimeoutError):
+        return "no event within %d s" % timeout
+    except OSError as e:
+        return "stream failed: %s" % e
+    finally:
+        sk.close()
+
+
+class StreamClient:
+    """bench/sse_client.py in a process of its own (per-core: on CPU 1, with
+    wrk), its JSON lines collected with the time they came."""
+
+    def __init__(self, table, port, w, max_seconds, env):
+        self.cmd = ["taskset", "-c", "1"] if table == PER_CORE else []
+        self.cmd += [
+            sys.executable, SSE_CLIENT, "--host", HOST, "--port", str(port), "--path", w.stream_path,
+            "--streams", str(w.streams), "--max-seconds", fmt_num(max_seconds),
+        ]  # fmt: skip
+        self.n, self.env = w.streams, env
+        self.lines, self.proc, self.reader = [], None, None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, env=self.env,
+        )  # fmt: skip
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                self.lines.append((time.time(), json.loads(line)))
+            except ValueError:
+                pass
+
+    def last(self):
+        return self.lines[-1][1] if self.lines else {}
+
+    def ramp(self, limit=STREAM_RAMP):
+        """Wait until every stream receives, or until nothing has changed for
+        3 s once every connection is resolved (the server serves no more),
+        or limit seconds. Returns the seconds it took."""
+        t0 = time.time()
+        seen, since = None, t0
+        while time.time() - t0 < limit and self.proc.poll() is None:
+            time.sleep(0.5)
+            d = self.last()
+            if not d:
+                continue
+            if d["receiving"] >= self.n:
+                break
+            state = (d["answered"], d["receiving"], d["connected"], d["failed"], d["closed"])
+            if state != seen:
+                seen, since = state, time.time()
+            elif d["connected"] + d["failed"] + d["closed"] >= self.n and time.time() - since >= 3:
+                break
+        return round(time.time() - t0, 2)
+
+    def window(self, t0, t1):
+        """The streams during [t0, t1]: the fewest receiving, answered and
+        connected over the client's reports in it."""
+        ds = [d for t, d in self.lines if t0 <= t <= t1] or ([self.last()] if self.lines else [])
+        if not ds:
+            return None
+        return {
+            "total": self.n,
+            "receiving": min(d["receiving"] for d in ds),
+            "answered": min(d["answered"] for d in ds),
+            "connected": min(d["connected"] for d in ds),
+            "failed": max(d["failed"] for d in ds),
+            "closed": max(d["closed"] for d in ds),
+            "status": ds[-1]["status"],
+        }
+
+    def stop(self):
+        """SIGTERM (it closes its sockets and prints a last line), SIGKILL
+        after 5 s. Returns its stderr's tail if it said anything."""
+        if self.proc is None:
+            return ""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                self.proc.wait(5)
+        self.reader.join(5)
+        err = self.proc.stderr.read().strip() if self.proc.stderr else ""
+        return err[-300:]
+
+
 # ---------------------------------------------------------------- one point
 
 
@@ -707,6 +935,8 @@ def check(port, w, timeout=10):
         return "status %d: %r" % (resp.status, data[:120])
     if body is not None and data != body:
         return "echo mismatch: sent %d bytes, got %d" % (len(body), len(data))
+    if w.expect_body is not None and data != w.expect_body:
+        return "body %r, expected %r" % (data[:40], w.expect_body)
     if w.expect_len is not None and len(data) != w.expect_len:
         return "body length %d, expected %d" % (len(data), w.expect_len)
     if not data:
@@ -732,15 +962,15 @@ def probe(port, w, timeout):
 DRAIN_LIMIT = 120  # seconds
 
 
-def drain(proc, port, w):
+def drain(proc, port, w, limit=DRAIN_LIMIT):
     """After a wrk run, wait until the server has worked through what that run
     left queued (requests of connections wrk has closed: a sync worker still
     runs each of them), so that the next run starts on an idle server. One
     GET on a new connection queues behind them; its answer means done.
-    Returns the seconds it took, or None if it did not answer in DRAIN_LIMIT."""
+    Returns the seconds it took, or None if it did not answer in limit."""
     t0 = time.time()
-    while time.time() - t0 < DRAIN_LIMIT and proc.poll() is None:
-        if probe(port, w, DRAIN_LIMIT - (time.time() - t0)):
+    while time.time() - t0 < limit and proc.poll() is None:
+        if probe(port, w, limit - (time.time() - t0)):
             return round(time.time() - t0, 2)
         time.sleep(0.2)
     return None
@@ -815,6 +1045,38 @@ class Runner:
                 self.port += 1
         raise RuntimeError("no free port near %d" % BASE_PORT)
 
+    def measure(self, proc, port, w, cmds, n, logpath, limit=DRAIN_LIMIT, drain_last=False, streams=None):
+        """n runs of the load cmds (one wrk, or several at once: the first is
+        the row's, the others ride along in r["side"]); between runs, and
+        after the last with drain_last, a drain of at most limit seconds.
+        With streams (a StreamClient), each run records the streams served
+        during it."""
+        runs = []
+        for i in range(n):
+            c0 = cpu_seconds(process_tree(proc.pid))
+            t0 = time.time()
+            if len(cmds) == 1:
+                got = [run_load(cmds[0], self.args.duration, w)]
+            else:
+                got = run_loads(cmds, self.args.duration)
+            t1 = time.time()
+            c1 = cpu_seconds(process_tree(proc.pid))
+            r = got[0][0]
+            if len(got) > 1:
+                r["side"] = got[1][0]
+            served = sum(g[0]["requests"] for g in got)
+            if served:
+                r["cpu_us_per_req"] = round((c1 - c0) * 1e6 / served, 1)
+            if streams is not None:
+                r["streams"] = streams.window(t0, t1)
+            if i < n - 1 or drain_last:
+                r["drain_s"] = drain(proc, port, w, limit)
+            runs.append(r)
+            with open(logpath + ".wrk", "a") as f:
+                for c, (_, text) in zip(cmds, got):
+                    f.write("$ %s\n%s\n" % (shlex.join(c), text))
+        return runs
+
     def point(self, table, server, w):
         a = self.args
         port = self.free_port()
@@ -826,10 +1088,22 @@ class Runner:
         h2log = os.path.join(self.out, "h2load-requests.tsv")  # per run; parse_h2load removes it
         wcmd = load_cmd(table, w, url, a.duration, script, h2log)
         warm = load_cmd(table, w, url, a.warmup, script, h2log)
+        cmds, warms = [wcmd], [warm]
         res = {
-            "table": table, "server": server.key, "label": server.label(table), "workload": w.name,
+            "table": table, "server": server.key, "label": server.label(table), "workload": w.name, "kind": w.kind,
             "server_cmd": scmd, "wrk_cmd": wcmd, "port": port, "conns": w.concurrency, "runs": [],
         }  # fmt: skip
+        if w.kind == MIXED:
+            side_url = "http://%s:%d%s" % (HOST, port, w.side.path)
+            cmds.append(wrk_cmd(table, w.side, side_url, a.duration, None))
+            warms.append(wrk_cmd(table, w.side, side_url, a.warmup, None))
+            res["side_cmd"], res["side_conns"] = cmds[1], w.side.concurrency
+        streams = None
+        if w.kind == SSE:
+            # its own time box: the ramp, the runs and their drains, a margin
+            box = STREAM_RAMP + a.runs * (a.duration + STREAM_DRAIN_LIMIT + 5) + 60
+            streams = StreamClient(table, port, w, box, self.env)
+            res["stream_cmd"] = streams.cmd
         logpath = os.path.join(self.out, "logs", "%s-%s-%s.log" % (table, server.key, w.name))
         os.makedirs(os.path.dirname(logpath), exist_ok=True)
         t0 = time.time()
@@ -850,61 +1124,107 @@ class Runner:
                 if not ok:
                     res["failed"] = why
                     return res
-                warm_r, _ = run_load(warm, a.warmup, w)
+                more = None
+                if w.kind == MIXED:
+                    more = check(port, w.side)
+                    more = more and "%s: %s" % (w.side.path, more)
+                elif w.kind == SSE:
+                    more = check_sse(port, w.stream_path)
+                    more = more and "%s: %s" % (w.stream_path, more)
+                if more:
+                    res["check"] = "; ".join(x for x in (res.get("check"), more) if x)
+                if len(warms) == 1:
+                    warm_r, _ = run_load(warm, a.warmup, w)
+                else:
+                    warm_r = run_loads(warms, a.warmup)[0][0]
                 warm_r["drain_s"] = drain(proc, port, w)
                 res["warmup"] = warm_r
-                for i in range(a.runs):
-                    pids = process_tree(proc.pid)
-                    c0 = cpu_seconds(pids)
-                    r, text = run_load(wcmd, a.duration, w)
-                    c1 = cpu_seconds(process_tree(proc.pid))
-                    if r["requests"]:
-                        r["cpu_us_per_req"] = round((c1 - c0) * 1e6 / r["requests"], 1)
-                    if i < a.runs - 1:
-                        r["drain_s"] = drain(proc, port, w)
-                    res["runs"].append(r)
-                    with open(logpath + ".wrk", "a") as f:
-                        f.write("$ %s\n%s\n" % (shlex.join(wcmd), text))
+                if w.kind != PLAIN:
+                    # the row's load alone, on this server, right before: the p99 the ratio is against
+                    res["alone"] = self.measure(proc, port, w, [wcmd], a.runs, logpath, drain_last=True)
+                if streams is not None:
+                    streams.start()
+                    res["stream_ramp_s"] = streams.ramp()
+                    res["streams_at_start"] = streams.last()
+                    res["runs"] = self.measure(proc, port, w, cmds, a.runs, logpath, STREAM_DRAIN_LIMIT, streams=streams)
+                else:
+                    res["runs"] = self.measure(proc, port, w, cmds, a.runs, logpath)
                 if proc.poll() is not None:
                     res["died"] = "exited with code %d during the load" % proc.returncode
             finally:
                 try:
-                    stop_server(proc)
+                    if streams is not None:
+                        err = streams.stop()  # first: the server's stream generators end on their next write
+                        res["streams_final"] = streams.last()
+                        if err:
+                            res["stream_client_error"] = err
                 finally:
-                    res["peak_rss_kib"] = sampler.stop()
-                    for _ in range(50):  # the port free again before the next server
-                        if port_free(port):
-                            break
-                        time.sleep(0.1)
+                    try:
+                        stop_server(proc)
+                    finally:
+                        res["peak_rss_kib"] = sampler.stop()
+                        for _ in range(50):  # the port free again before the next server
+                            if port_free(port):
+                                break
+                            time.sleep(0.1)
         if res.get("failed") or res.get("died"):
             res["log_tail"] = tail(logpath)
         return res
 
 
+ERROR_KINDS = ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts", "stream_errors")
+
+
+def median_run(runs):
+    runs = [r for r in runs if r.get("rps") is not None]
+    return sorted(runs, key=lambda r: r["rps"])[(len(runs) - 1) // 2] if runs else None
+
+
+def in_flight(r, conns):
+    """Little's law: a closed-loop client keeps every connection busy, so
+    req/s x mean latency ~ connections. Far fewer means connections waited
+    without any answer (e.g. a thread per keep-alive connection, the rest
+    stuck in the accept backlog): wrk's latencies never see them, and its
+    timeout count only sees them on a run longer than 2 s. Every answer
+    keeps its connection busy, a fast 503 too: this counts all responses,
+    not only the served ones. Returns {} or in_flight, conns, starved."""
+    answered = r.get("rps_responses", r["rps"])
+    if answered == 0 and not r.get("load_error"):
+        return {"in_flight": 0.0, "conns": conns, "starved": True}  # not one answer in the whole run
+    if r.get("avg_ms") is None or not answered:
+        return {}
+    n = round(answered * r["avg_ms"] / 1000, 1)
+    return {"in_flight": n, "conns": conns, "starved": n < 0.5 * conns}
+
+
 def summarize(res):
-    """The median run by req/s; errors summed over the measured runs."""
+    """The median run by req/s; errors summed over the measured runs (the
+    mixed row's second wrk and the runs alone included)."""
     runs = [r for r in res["runs"] if r.get("rps") is not None]
     if not runs:
         return None
-    med = sorted(runs, key=lambda r: r["rps"])[(len(runs) - 1) // 2]
+    med = median_run(runs)
     s = {k: med.get(k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
-    s["errors"] = sum(r["errors"] for r in res["runs"])
-    s["error_kinds"] = {
-        k: sum(r.get(k, 0) for r in res["runs"])
-        for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts", "stream_errors")
-        if sum(r.get(k, 0) for r in res["runs"])
-    }
+    every = list(res["runs"]) + [r["side"] for r in res["runs"] if r.get("side")] + list(res.get("alone") or [])
+    s["errors"] = sum(r["errors"] for r in every)
+    s["error_kinds"] = {k: sum(r.get(k, 0) for r in every) for k in ERROR_KINDS if sum(r.get(k, 0) for r in every)}
     s["warmup_errors"] = (res.get("warmup") or {}).get("errors", 0)
-    # Little's law: a closed-loop client keeps every connection busy, so
-    # req/s x mean latency ~ connections. Far fewer means connections waited
-    # without any answer (e.g. a thread per keep-alive connection, the rest
-    # stuck in the accept backlog): wrk's latencies never see them, and its
-    # timeout count only sees them on a run longer than 2 s.
-    if med.get("avg_ms") is not None and med["rps"]:
-        s["in_flight"] = round(med["rps"] * med["avg_ms"] / 1000, 1)
-        s["conns"] = res["conns"]
-        s["starved"] = s["in_flight"] < 0.5 * res["conns"]
+    s.update(in_flight(med, res["conns"]))
     s["rps_all"] = [r["rps"] for r in runs]
+    alone = median_run(res.get("alone") or [])
+    if alone:
+        s["alone"] = {k: alone.get(k) for k in ("rps", "p50_ms", "p99_ms")}
+        s["alone"]["errors"] = sum(r["errors"] for r in res["alone"])
+        if alone.get("p99_ms") and s["p99_ms"] and med["requests"]:
+            s["ratio"] = round(s["p99_ms"] / alone["p99_ms"], 2)
+    side = med.get("side")
+    if side:
+        s["side"] = {k: side.get(k) for k in ("rps", "p50_ms", "p99_ms")}
+        s["side"]["errors"] = sum(r["side"]["errors"] for r in res["runs"] if r.get("side"))
+        if side.get("rps") is not None:
+            s["side"].update(in_flight(side, res.get("side_conns", 0)))
+    if med.get("streams"):
+        s["streams"] = med["streams"]
     return s
 
 
@@ -961,7 +1281,10 @@ def cell(s, res):
         return "🔴 failed: %s" % md_escape(res["failed"])[:80]
     if s is None:
         return "🔴 no result"
-    txt = "%s · %s · " % (fmt_rps(s["rps"]), fmt_ms(s["p99_ms"]))
+    if res.get("kind") in (MIXED, SSE):
+        txt = composite_cell(s, res)
+    else:
+        txt = "%s · %s · " % (fmt_rps(s["rps"]), fmt_ms(s["p99_ms"]))
     if s["errors"]:
         kinds = ", ".join("%s %d" % (k.replace("_errors", ""), v) for k, v in s["error_kinds"].items())
         txt += "**🔴 %d err** (%s)" % (s["errors"], kinds)
@@ -969,6 +1292,10 @@ def cell(s, res):
         txt += "0 err"
     if s.get("starved"):
         txt += " **🔴 only ~%.0f of %d connections answered in time**" % (s["in_flight"], s["conns"])
+    if (s.get("side") or {}).get("starved"):
+        txt += " **🔴 %s: only ~%.0f of %d connections answered in time**" % (
+            WORKLOAD_BY_NAME[res["workload"]].side.path, s["side"]["in_flight"], s["side"]["conns"],
+        )  # fmt: skip
     if res.get("check"):
         txt += " **🔴 wrong answer: %s**" % md_escape(res["check"])[:80]
     if res.get("died"):
@@ -976,8 +1303,66 @@ def cell(s, res):
     return txt
 
 
+def ratio_text(s, md=True):
+    """'21× alone (2.1 ms)': the p99 under the second load over the p99 of
+    the same load alone; red over RATIO_TARGET."""
+    alone = s.get("alone") or {}
+    if s.get("ratio") is None:
+        return "p99 alone %s" % fmt_ms(alone.get("p99_ms"))
+    r = "%s× alone" % ("%.1f" % s["ratio"] if s["ratio"] < 10 else "%.0f" % s["ratio"])
+    if md:
+        r = "**🔴 %s**" % r if s["ratio"] > RATIO_TARGET else r
+    return "%s (%s)" % (r, fmt_ms(alone.get("p99_ms")))
+
+
+def streams_text(s, md=True):
+    st = s.get("streams")
+    if not st:
+        return "streams: no report"
+    t = "%d/%d streams" % (st["receiving"], st["total"])
+    return "**🔴 %s**" % t if md and st["receiving"] < st["total"] else t
+
+
+def composite_cell(s, res):
+    """mixed: `/json req/s · p99 · ratio · /io10 req/s · `; sse: `/ req/s ·
+    p99 · ratio · served/total streams · ` (the errors follow)."""
+    w = WORKLOAD_BY_NAME[res["workload"]]
+    p99 = fmt_ms(s["p99_ms"]) if s["rps"] else "— (none served)"  # no 2xx: a p99 of error answers says nothing
+    head = "%s %s · p99 %s · %s · " % (w.path, fmt_rps(s["rps"]), p99, ratio_text(s))
+    if res["kind"] == MIXED:
+        return head + "%s %s · " % (w.side.path, fmt_rps((s.get("side") or {}).get("rps")))
+    return head + streams_text(s) + " · "
+
+
 def md_escape(s):
     return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+SERVED_TEXT = (
+    "req/s counts 2xx responses only: a 503 or any other error answer is never a served request, nor in the "
+    "CPU per request (wrk cannot tell a 3xx from a 2xx without a Lua response hook that costs it ~13% of its "
+    "rate; the apps send no 3xx and the checked request wants 200). The latencies are the load generator's, "
+    "over every response, a fast 503 included: a cell with errors has a p99 that flatters it. "
+)
+
+
+COMPOSITE_TEXT = (
+    "Rows with two loads at once, on one server process (the issue's thread-model rows). The row's own load is "
+    "first measured alone on that server (the same runs and duration), then with the second load; the cell gives "
+    "the second measurement and compares its p99 with the first. **mixed**: `mixed_app:app` serves `/io10` "
+    "(workload.app: time.sleep 10 ms) and `/json` (the Flask app); two wrk run at once, 256 connections on /io10 "
+    "and 64 on /json (per core both pinned to CPU 1, two cores unpinned); cell: `/json req/s · p99 · N× alone "
+    "(p99 alone) · /io10 req/s · errors` (errors: both wrk and the runs alone). **sse**: bench/sse_client.py "
+    "(asyncio, raw sockets; per core on CPU 1 with wrk) opens 500 `GET /sse` streams (an event a second, "
+    "time.sleep in between, for as long as the client stays), waits up to %d s for them to be served, then wrk "
+    "loads `GET /` with 64 connections; cell: `/ req/s · p99 · N× alone (p99 alone) · served/500 streams · "
+    "errors`, where a stream is served when it received an event in the last 2 s, and the figure is the fewest "
+    "over the run (reported every 0.5 s). A ratio above %g× (the issue's target) and fewer streams than opened "
+    "are in red. A server that keeps a thread per stream and has fewer threads leaves the other streams, and "
+    "then the hello requests, waiting: it shows as few streams and few (or no) hello answers; drains under the "
+    "streams are cut at %d s. Nothing here waits without a limit."
+    % (STREAM_RAMP, RATIO_TARGET, STREAM_DRAIN_LIMIT)
+)
 
 
 def write_markdown(path, meta, tables, results, servers, workloads, missing, png_ok, skipped):
@@ -995,8 +1380,9 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
         "Method (shared/BENCH.md): %s; each point: start the server, one checked request, %ss of load (wrk or h2load) as warm-up, "
         "then %d run(s) of %ss, each after the server has drained what the previous wrk left queued; the median "
         "run by req/s is shown. Cells: **req/s · p99 · errors**; errors are "
-        "the sum over all measured runs of wrk's non-2xx/3xx responses and socket errors (connect, read, write, "
-        "timeout; wrk's timeout is %s), shown in red (🔴), never dropped. req/s counts every response. "
+        "the sum over all measured runs of the non-2xx responses (wrk: status 400 or more, what its \"Non-2xx or 3xx\" "
+        "line counts; h2load: 3xx, 4xx, 5xx) and socket errors (connect, read, write, timeout; wrk's timeout is %s), "
+        "shown in red (🔴), never dropped. %s"
         "\"Only ~a of b connections answered in time\": req/s × mean latency (Little's law) is under half the "
         "connection count, so most connections waited longer than wrk's timeout or got no answer at all, which "
         "wrk's latencies do not show (e.g. a thread held by each keep-alive connection, the rest in the backlog). "
@@ -1008,6 +1394,7 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
             a["runs"],
             fmt_num(a["duration"]),
             WRK_TIMEOUT,
+            SERVED_TEXT if meta.get("served") == "2xx" else "req/s counts every response (a run from before the bench counted 2xx only). ",
             meta.get("wall", "?"),
         )
     )
@@ -1041,6 +1428,10 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
             "per-request log (`--log-file`); errors are failed requests plus 4xx/5xx. Servers without HTTP/2 say so."
             % m.get("h2load", "h2load")
         )
+        L.append("")
+    composite = [w for w in workloads if w.kind != PLAIN]
+    if composite:
+        L.append(COMPOSITE_TEXT)
         L.append("")
     for table in tables:
         cols = [s for s in servers]
@@ -1107,7 +1498,8 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
     L.append("")
     L.append(
         "Each server runs the same modules from bench/apps (`workload:app`, `flask_app:app`, "
-        "`django_app.wsgi:application`) with the settings its docs recommend for the case:"
+        "`django_app.wsgi:application`, and for the mixed row `mixed_app:app`, which hands /io10 to the first "
+        "and the rest to the second) with the settings its docs recommend for the case:"
     )
     L.append("")
     for s in servers:
@@ -1115,7 +1507,7 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
         if s.key in missing:
             L.append("- **%s**: %s" % (s.name, md_escape(missing[s.key])))
         else:
-            L.append("- **%s** %s: %s." % (s.name, ver, s.settings()))
+            L.append("- **%s** %s: %s." % (s.name, ver, meta.get("settings", {}).get(s.key) or s.settings()))
     for pkg in ("Flask", "Django"):
         L.append("- %s %s" % (pkg, meta["versions"].get(pkg, "?")))
     L.append("")
@@ -1156,6 +1548,12 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
                 r = results.get((table, s.key, w.name))
                 if r and w.name not in seenw:
                     seenw.add(w.name)
+                    if r.get("side_cmd"):
+                        L.append("# %s: these two at once (and the first alone before)" % w.name)
+                        L.append(shlex.join(r["side_cmd"]) + " &")
+                    if r.get("stream_cmd"):
+                        L.append("# %s: the streams, then wrk while they are open (and wrk alone before)" % w.name)
+                        L.append(shlex.join([os.path.relpath(x, ROOT) if x == SSE_CLIENT else x for x in r["stream_cmd"]]) + " &")
                     L.append(shlex.join(r["wrk_cmd"]))
         L.append("```")
         L.append("")
@@ -1225,20 +1623,41 @@ def write_png(path, meta, tables, results, servers, workloads, missing):
                     what.append("%.0f/%d conns" % (sm["in_flight"], sm["conns"]))
                 if r.get("died"):
                     what.append("died")
-                bad = bool(what)
+                # the mixed and sse rows, on a second line: the p99 ratio, the
+                # streams, the second wrk's connections; red when short of the aim
+                extra, short = [], False
+                if r.get("kind") in (MIXED, SSE):
+                    ratio = sm.get("ratio")
+                    if ratio is not None:
+                        extra.append("p99 %s×" % ("%.1f" % ratio if ratio < 10 else "%.0f" % ratio))
+                        short |= ratio > RATIO_TARGET
+                    st = sm.get("streams")
+                    if st:
+                        extra.append("%d/%d streams" % (st["receiving"], st["total"]))
+                        short |= st["receiving"] < st["total"]
+                    if (sm.get("side") or {}).get("starved"):
+                        side = WORKLOAD_BY_NAME[w.name].side
+                        extra.append("%s %.0f/%d conns" % (side.path, sm["side"]["in_flight"], sm["side"]["conns"]))
+                        short = True
+                bad = bool(what) or short
                 ax.bar(
                     x, rps, width, color=color, edgecolor="red" if bad else "white",
                     linewidth=1.8 if bad else 0.4, hatch="///" if bad else None,
                 )  # fmt: skip
-                label = fmt_rps(sm["rps"])
+                label = "  ".join([fmt_rps(sm["rps"])] + ([", ".join(what)] if what else []))
+                if extra:
+                    label += "\n" + ", ".join(extra)
                 if bad:
-                    ax.text(x, rps * 1.08, label + "  " + ", ".join(what), color="red", weight="bold", **note)
+                    ax.text(x, rps * 1.08, label, color="red", weight="bold", **note)
                 else:
                     ax.text(x, rps * 1.08, label, color="#222", **note)
         ax.set_yscale("log")
-        ax.set_ylim(bottom, top * 25)
+        ax.set_ylim(bottom, top * (25 if all(w.kind == PLAIN for w in workloads) else 100))  # room for the longer labels
         ax.set_xticks(range(len(workloads)))
-        ax.set_xticklabels(["%s\n%d conns" % (w.name, w.conns) for w in workloads], fontsize=8)
+        ax.set_xticklabels(
+            ["%s%s\n%s" % (w.name, " (bar: %s)" % w.path if w.kind != PLAIN else "", w.conns_label()) for w in workloads],
+            fontsize=8,
+        )
         ax.set_xlim(-0.5, len(workloads) - 0.5)
         ax.set_ylabel("req/s (log scale)")
         ax.set_title(TABLE_TITLES[table], fontsize=10)
@@ -1247,7 +1666,8 @@ def write_png(path, meta, tables, results, servers, workloads, missing):
         handles.append(
             Patch(
                 facecolor="white", edgecolor="red", hatch="///", linewidth=1.8,
-                label="failures: N err; a/b conns = a of b connections answered within 2 s",
+                label="failures: N err; a/b conns = a of b connections answered within 2 s"
+                + ("; p99 N× = N times its p99 alone (red over %g×); a/500 streams served" % RATIO_TARGET if any(w.kind != PLAIN for w in workloads) else ""),
             )
         )  # fmt: skip
         ax.legend(
@@ -1256,14 +1676,14 @@ def write_png(path, meta, tables, results, servers, workloads, missing):
         )  # fmt: skip
     m = meta["machine"]
     fig.suptitle(
-        "pogo and peers, %s: %s CPUs (%s), Python %s, pogo %s; %s warm-up, median of %d x %s s"
+        "pogo and peers, %s: %s CPUs (%s), Python %s, pogo %s;\n%s warm-up, median of %d x %s s"
         % (
             meta["date"], m["nproc"], m["cpu"], m["python"], m["pogo_commit"].replace(" (with uncommitted changes)", "+dirty"),
             "%ss" % fmt_num(meta["args"]["warmup"]), meta["args"]["runs"], fmt_num(meta["args"]["duration"]),
         ),
         fontsize=10,
     )  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
@@ -1334,6 +1754,9 @@ def render(out):
     meta = data["meta"]
     args = meta["args"]
     results = {(p["table"], p["server"], p["workload"]): p for p in data["points"]}
+    for p in data["points"]:  # the summary is derived: redone, so the cells follow this script
+        if p.get("runs"):
+            p["summary"] = summarize(p)
     servers = [SERVER_BY_KEY[k] for k in args["server_keys"]]
     skipped = meta.get("skipped_workloads", {})
     workloads = [WORKLOAD_BY_NAME[n] for n in args["workload_names"] if n not in skipped]
@@ -1363,6 +1786,8 @@ def combine(out, dirs):
                 sys.exit("bench: --combine: %s has %s %s, the first run %s" % (k, m["args"][k], base["args"][k]))
         if m["machine"]["nproc"] != base["machine"]["nproc"] or m["machine"]["cpu"] != base["machine"]["cpu"]:
             sys.exit("bench: --combine: the runs are not from one kind of machine")
+        if m.get("served") != base.get("served"):
+            sys.exit("bench: --combine: one run counts %s as served, another %s" % (m.get("served", "every response"), base.get("served", "every response")))
     points = {}
     for i, r in enumerate(runs):
         for pt in r["points"]:
@@ -1450,8 +1875,11 @@ def main(argv=None):
         "machine": machine(),
         "args": {k: getattr(a, k) for k in ("quick", "duration", "runs", "warmup", "server_keys", "workload_names", "tables")},
         "threads": THREADS,
+        "served": "2xx",  # req/s counts 2xx responses only (earlier runs counted every response)
         "wrk_timeout": WRK_TIMEOUT,
         "versions": {s.key: s.version() for s in servers if s.key not in missing},
+        # as run: pogo's text names the defaults of the binary measured
+        "settings": {s.key: s.settings() for s in servers if s.key not in missing},
         "missing": missing,
         "skipped_workloads": skipped,
     }
@@ -1494,6 +1922,12 @@ def main(argv=None):
         sm = res["summary"]
         if sm:
             msg = "%s req/s, p99 %s, %d errors" % (fmt_rps(sm["rps"]), fmt_ms(sm["p99_ms"]), sm["errors"])
+            if w.kind != PLAIN:
+                msg += ", " + ratio_text(sm, md=False)
+            if w.kind == MIXED:
+                msg += ", %s %s req/s" % (w.side.path, fmt_rps((sm.get("side") or {}).get("rps")))
+            if w.kind == SSE:
+                msg += ", " + streams_text(sm, md=False)
             if res.get("check"):
                 msg += ", WRONG ANSWER: " + res["check"]
         else:

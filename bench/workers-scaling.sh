@@ -14,7 +14,8 @@
 #   has a CPU to use: this is the process model's scaling; once as is, once
 #   with the two workers bound to a CPU each (--cpu-affinity) against the
 #   same unbound single worker.
-# Also printed: pogo's CPU per request (whole process tree).
+# Also printed: pogo's CPU per request (whole process tree). req/s and the
+# CPU per request count 2xx responses only.
 #
 #   bench/workers-scaling.sh [SECONDS] [ROUNDS]
 set -euo pipefail
@@ -60,10 +61,13 @@ run() { # workers, app, path, wrk args... -> "req/s cpu_us_per_req"
 	c1=$(cpu "$pid")
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true
+	# served = 2xx: wrk's completed requests minus its "Non-2xx or 3xx"
+	# count (statuses of 400 and up); a 503 is never a served request
 	local rps n
-	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	n=$(echo "$out" | awk '/requests in/ {print $1}')
-	echo "$rps $(echo "($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)"
+	read -r rps n < <(echo "$out" | awk '
+		/requests in/ { n = $1 } /Non-2xx or 3xx responses:/ { bad = $NF } /Requests\/sec/ { rps = $2 }
+		END { ok = n - bad; printf "%.2f %d\n", (n ? rps * ok / n : 0), ok }')
+	echo "$rps $( ((n > 0)) && echo "($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l || echo nan)"
 }
 
 printf "%-40s %12s %12s %8s\n" "load" "-w 1 req/s" "-w 2 req/s" "ratio"

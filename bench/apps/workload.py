@@ -7,9 +7,16 @@
     /echoi          POST: yields the body back in 4 KiB reads, streaming (the
                     bench sends 100 KiB); Content-Length is the request's
     /io10 /io100    time.sleep(10 ms / 100 ms), then 10 bytes
+    /cpu            a pure-Python loop (CPU_LOOPS steps, ~1 ms on the bench
+                    machine; it holds the GIL throughout, no C code releases
+                    it), then its result as text: CPU_BODY
+    /sse            server-sent events: "data: N" now and then every
+                    SSE_INTERVAL s (time.sleep in between) for as long as the
+                    client stays (the server's write fails when it has gone),
+                    at most SSE_MAX_EVENTS
 
 Every response is a list (the server can frame it with a Content-Length)
-except /echoi, which is a generator.
+except /echoi and /sse, which are generators.
 """
 
 import time
@@ -20,6 +27,20 @@ BODIES = {path: b"x" * (n - 1) + b"\n" for path, n in SIZES.items()}
 SLEEPS = {"/io10": 0.010, "/io100": 0.100}
 TEN = b"0123456789"
 CHUNK = 4096
+CPU_LOOPS = 14000
+
+
+def cpu_work(n=CPU_LOOPS):
+    """Pure-Python work: bytecode only, so the GIL is held all along."""
+    t = 0
+    for i in range(n):
+        t = (t * 31 + i) % 1000003
+    return t
+
+
+CPU_BODY = b"%d\n" % cpu_work()  # the answer the bench checks
+SSE_INTERVAL = 1.0
+SSE_MAX_EVENTS = 3600  # an hour: a stream left behind does not hold a thread for ever
 
 
 def _plain(start_response, body, status="200 OK"):
@@ -37,6 +58,12 @@ def _stream(stream, size):
         yield chunk
 
 
+def _events():
+    for n in range(1, SSE_MAX_EVENTS + 1):
+        yield b"data: %d\n\n" % n
+        time.sleep(SSE_INTERVAL)
+
+
 def app(environ, start_response):
     path = environ.get("PATH_INFO", "/")
     if path == "/":
@@ -48,6 +75,11 @@ def app(environ, start_response):
     if delay is not None:
         time.sleep(delay)
         return _plain(start_response, TEN)
+    if path == "/cpu":
+        return _plain(start_response, b"%d\n" % cpu_work())
+    if path == "/sse":
+        start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+        return _events()
     if path == "/echo":
         return _plain(start_response, environ["wsgi.input"].read())
     if path == "/echoi":
