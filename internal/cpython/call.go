@@ -154,6 +154,7 @@ func (c *Call) result(scratch []byte) Result {
 			Wall:      time.Duration(res.wall_ns),
 			CPU:       time.Duration(res.cpu_ns),
 			Preempted: time.Duration(res.preempted_ns),
+			Handoff:   time.Duration(res.handoff_ns),
 			Queue:     time.Duration(res.queue_ns),
 		},
 	}
@@ -288,7 +289,7 @@ type Sample struct {
 	GIL     int // blocked taking the GIL to start the call, or after the client
 	Futex   int // blocked on another lock or condition (the app's, or the GIL in the app)
 	IO      int // blocked in another system call: I/O, a sleep
-	Client  int // waiting for the client: reading the body, writing the response
+	Client  int // waiting for the client for over a ms: reading the body, writing the response
 }
 
 // Sample looks at up to max busy threads (at most 64), the next ones

@@ -224,9 +224,12 @@ type Timing struct {
 	Wall time.Duration
 	// CPU is the thread's CPU time over Wall, and Preempted the time it
 	// was runnable but had no CPU (another thread ran); both -1 if not
-	// measured (see CPUTime). Wall - CPU - Preempted is the time the call
-	// waited: for I/O, a lock, the GIL.
+	// measured (see CPUTime).
 	CPU, Preempted time.Duration
+	// Handoff is the part of Wall handed off to Go: reading the body,
+	// writing the response. Wall - Handoff - CPU - Preempted is the time
+	// the app waited: for I/O, a lock, the GIL.
+	Handoff time.Duration
 	// Queue is how long a pooled call waited for a pool thread.
 	Queue time.Duration
 }

@@ -70,12 +70,26 @@ static int is_tchar(unsigned char c)
 	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-/* regain takes the GIL back after a hand-off to Go, counting the wait. */
-static void regain(pogo_thread *t, PyThreadState *save)
+/* A hand-off to Go, with the GIL released: handoff() begins it, regain()
+ * takes the GIL back, counting the time it took and the wait for the GIL. */
+typedef struct {
+	PyThreadState *save;
+	int64_t start;
+} gone_to_go;
+
+static gone_to_go handoff(void)
 {
-	int64_t t0 = pogo_now_ns();
-	pogo_take_gil(save);
-	t->gil_ns += pogo_now_ns() - t0;
+	PyThreadState *ts = PyEval_SaveThread();
+	return (gone_to_go){ts, pogo_now_ns()};
+}
+
+static void regain(pogo_thread *t, gone_to_go h)
+{
+	int64_t t1 = pogo_now_ns();
+	pogo_take_gil(h.save);
+	int64_t t2 = pogo_now_ns();
+	t->gil_ns += t2 - t1;
+	t->handoff_ns += t2 - h.start;
 }
 
 /* ---- wsgi.input ---- */
@@ -110,7 +124,7 @@ static Py_ssize_t read_go(Input *in, char *dst, Py_ssize_t n)
 		return 0;
 	pogo_thread *t = in->t;
 	ssize_t r;
-	PyThreadState *save = PyEval_SaveThread();
+	gone_to_go save = handoff();
 	if (t->job != NULL) {
 		t->job->p = dst;
 		t->job->n = (size_t)n;
@@ -430,7 +444,7 @@ static int send(Gate *g, const char *data, size_t n)
 	}
 	pogo_thread *t = g->t;
 	int rc;
-	PyThreadState *save = PyEval_SaveThread();
+	gone_to_go save = handoff();
 	if (t->job != NULL) {
 		t->job->head = (char *)head;
 		t->job->head_len = head_len;
@@ -943,7 +957,7 @@ static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
 	pogo_thread *t = g->t;
 	int rc;
 	g->sent = 1;
-	PyThreadState *save = PyEval_SaveThread();
+	gone_to_go save = handoff();
 	if (t->job != NULL) {
 		t->job->head = g->head;
 		t->job->head_len = g->head_len;
@@ -1107,6 +1121,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	if (flags & POGO_CPU_TIME)
 		pogo_sched_times(&cpu0, &delay0);
 	t->gil_ns = t1 - t0;
+	t->handoff_ns = 0;
 
 	Input *in = NULL;
 	PyObject *environ = NULL;
@@ -1174,6 +1189,7 @@ done:
 		out->preempted_ns = delay1 - delay0;
 	}
 	out->gil_ns = t->gil_ns;
+	out->handoff_ns = t->handoff_ns;
 	out->wall_ns = t2 - t1;
 	PyEval_SaveThread();
 	return out->kind;

@@ -82,9 +82,11 @@ typedef struct {
 	 * and after each hand-off to Go), in the app from the moment it had the
 	 * GIL, and over that time the thread's CPU time and the time it was
 	 * runnable but had no CPU (both -1 unless POGO_CPU_TIME; preempted_ns
-	 * is 0 where the kernel does not tell). A pool job also says how long
-	 * it waited for a thread. */
-	int64_t gil_ns, wall_ns, cpu_ns, preempted_ns, queue_ns;
+	 * is 0 where the kernel does not tell), and the part of it handed off
+	 * to Go (reading the body, writing the response, with the GIL waits
+	 * that followed). A pool job also says how long it waited for a
+	 * thread. */
+	int64_t gil_ns, wall_ns, cpu_ns, preempted_ns, handoff_ns, queue_ns;
 	/* The CPU clock (a clockid_t) of the thread running the call, set
 	 * before the app starts, so that a controller can see how much CPU a
 	 * long call uses (pogo_clock_ns). */
@@ -257,7 +259,7 @@ typedef struct {
 	int gil;     /* blocked taking the GIL to start the call or after asking Go */
 	int futex;   /* blocked on another lock or condition: the app's, or the GIL in the app */
 	int io;      /* blocked in another system call: I/O, a sleep */
-	int client;  /* waiting for Go: reading the body, writing the response */
+	int client;  /* waiting for Go for over a ms: the client's socket (a shorter wait counts as running) */
 } pogo_pool_sample_counts;
 
 /* pogo_pool_sample looks at up to max (at most 64) busy threads, taking

@@ -30,13 +30,13 @@
 /* worker is a pool thread's place in the idle stack; it lives on the
  * thread's own stack. */
 typedef struct worker {
-	pthread_cond_t cv;
-	pogo_job *job;       /* handed over by submit; guarded by mu */
+	uint32_t wake;       /* bumped to wake the thread from its idle wait (futex) */
+	pogo_job *job;       /* handed over by submit (atomic; set under mu) */
 	struct worker *next; /* idle stack; guarded by mu */
 	struct worker *prev_all, *next_all; /* every thread; guarded by mu */
 	pid_t tid;
 	int busy;   /* running a job; guarded by mu */
-	int asking; /* waiting for Go in pogo_ask (atomic) */
+	int64_t asking; /* since when it waits for Go in pogo_ask, 0 if it does not (atomic) */
 	int taking; /* waiting for the GIL in pogo_take_gil (atomic) */
 } worker;
 
@@ -126,6 +126,13 @@ static void futex_wait(uint32_t *addr, uint32_t val)
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
+/* futex_wait_for waits at most ns; returns early when woken. */
+static void futex_wait_for(uint32_t *addr, uint32_t val, int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
 static void futex_wake(uint32_t *addr)
 {
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
@@ -176,7 +183,7 @@ int64_t pogo_ask(pogo_job *j, int op)
 	uint32_t seq = __atomic_load_n(&j->reply, __ATOMIC_ACQUIRE);
 	j->op = op;
 	if (self != NULL)
-		__atomic_store_n(&self->asking, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&self->asking, pogo_now_ns(), __ATOMIC_RELAXED);
 	post(j->pool, j);
 	while (__atomic_load_n(&j->reply, __ATOMIC_ACQUIRE) == seq)
 		futex_wait(&j->reply, seq);
@@ -234,28 +241,30 @@ static void unidle(pogo_pool *p, worker *w)
 	}
 }
 
-static void deadline(struct timespec *ts, int64_t ns)
+/* hand gives idle thread w the job j; mu held. */
+static void hand(pogo_pool *p, worker *w, pogo_job *j)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ns / 1000000000;
-	ts->tv_nsec += ns % 1000000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
+	p->nidle--;
+	p->busy++;
+	w->busy = 1;
+	__atomic_store_n(&w->job, j, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&w->wake, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * A pool thread. Between jobs it waits on its own futex, not on a
+ * condition of the pool's mutex: a woken thread runs the job it was handed
+ * without taking the mutex, which hundreds of threads and Go would
+ * otherwise queue for (measured: most of the lock waits of a 512-thread
+ * pool were threads taking it back on wake-up). It takes the mutex once
+ * per job, to take the next pending job or go idle.
+ */
 static void *thread_main(void *arg)
 {
 	pogo_pool *p = arg;
 	pogo_thread *t = pogo_thread_new(0);
 	worker w = {.job = NULL, .next = NULL, .tid = (pid_t)syscall(SYS_gettid)};
 	self = &w;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cv, &ca);
-	pthread_condattr_destroy(&ca);
 
 	pthread_mutex_lock(&p->mu);
 	p->starting--;
@@ -264,38 +273,56 @@ static void *thread_main(void *arg)
 		p->all->prev_all = &w;
 	p->all = &w;
 	for (;;) {
-		pogo_job *j = w.job;
-		w.job = NULL;
-		if (j == NULL)
-			j = take(p);
+		pogo_job *j = take(p);
 		if (j != NULL) {
 			p->busy++;
 			w.busy = 1;
+		} else {
+			if (p->threads > p->cap)
+				break;
+			w.next = p->idle;
+			p->idle = &w;
+			p->nidle++;
+			uint32_t seq = __atomic_load_n(&w.wake, __ATOMIC_ACQUIRE);
+			int64_t until = pogo_now_ns() + p->idle_ns;
 			pthread_mutex_unlock(&p->mu);
+			int timedout = 0;
+			for (;;) {
+				if ((j = __atomic_load_n(&w.job, __ATOMIC_ACQUIRE)) != NULL)
+					break;
+				if (__atomic_load_n(&w.wake, __ATOMIC_ACQUIRE) != seq)
+					break; /* told to look: over the cap */
+				int64_t left = until - pogo_now_ns();
+				if (left <= 0) {
+					timedout = 1;
+					break;
+				}
+				futex_wait_for(&w.wake, seq, left);
+			}
+			if (j == NULL) {
+				pthread_mutex_lock(&p->mu);
+				j = __atomic_load_n(&w.job, __ATOMIC_ACQUIRE);
+				if (j == NULL) {
+					unidle(p, &w);
+					if (timedout && p->threads > p->keep)
+						break;
+					continue; /* over the cap: the loop ends us if there is nothing to do */
+				}
+				pthread_mutex_unlock(&p->mu);
+			}
+			/* Handed a job: taken off the idle stack and counted busy. */
+			__atomic_store_n(&w.job, NULL, __ATOMIC_RELAXED);
 			run(p, t, j);
 			pthread_mutex_lock(&p->mu);
 			w.busy = 0;
 			p->busy--;
 			continue;
 		}
-		if (p->threads > p->cap)
-			break;
-		w.next = p->idle;
-		p->idle = &w;
-		p->nidle++;
-		struct timespec ts;
-		deadline(&ts, p->idle_ns);
-		int timedout = 0;
-		while (w.job == NULL && !timedout && p->threads <= p->cap)
-			timedout = pthread_cond_timedwait(&w.cv, &p->mu, &ts) == ETIMEDOUT;
-		if (w.job != NULL)
-			continue; /* submit took us off the idle stack */
-		unidle(p, &w);
-		if (!timedout)
-			continue; /* over the cap: the loop ends us if there is nothing to do */
-		if (p->threads <= p->keep)
-			continue;
-		break;
+		pthread_mutex_unlock(&p->mu);
+		run(p, t, j);
+		pthread_mutex_lock(&p->mu);
+		w.busy = 0;
+		p->busy--;
 	}
 	if (w.prev_all != NULL)
 		w.prev_all->next_all = w.next_all;
@@ -304,7 +331,6 @@ static void *thread_main(void *arg)
 	if (w.next_all != NULL)
 		w.next_all->prev_all = w.prev_all;
 	pthread_mutex_unlock(&p->mu);
-	pthread_cond_destroy(&w.cv);
 	/* Counted until its thread state is cleared: until then its
 	 * threading.local data is there. */
 	pogo_thread_end(t);
@@ -349,10 +375,9 @@ int pogo_pool_submit(pogo_pool *p, pogo_job *j)
 	worker *w = p->idle;
 	if (w != NULL) {
 		p->idle = w->next;
-		p->nidle--;
-		w->job = j;
-		pthread_cond_signal(&w->cv);
+		hand(p, w, j);
 		pthread_mutex_unlock(&p->mu);
+		futex_wake(&w->wake);
 		return 0;
 	}
 	if (p->pend_tail != NULL)
@@ -413,8 +438,10 @@ void pogo_pool_set(pogo_pool *p, int cap, int keep, int64_t idle_ns)
 	p->idle_ns = idle_ns;
 	/* Wake the idle threads over the cap: they end. */
 	int over = p->threads - cap;
-	for (worker *w = p->idle; w != NULL && over > 0; w = w->next, over--)
-		pthread_cond_signal(&w->cv);
+	for (worker *w = p->idle; w != NULL && over > 0; w = w->next, over--) {
+		__atomic_add_fetch(&w->wake, 1, __ATOMIC_RELEASE);
+		futex_wake(&w->wake);
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -449,7 +476,8 @@ void pogo_pool_sample(pogo_pool *p, int max, pogo_pool_sample_counts *c)
 	if (max > 64)
 		max = 64;
 	pid_t tids[64];
-	int asking[64], taking[64];
+	int64_t asking[64];
+	int taking[64];
 	int n = 0;
 	pthread_mutex_lock(&p->mu);
 	/* Start where the last sample ended, so that every busy thread is
@@ -472,9 +500,15 @@ void pogo_pool_sample(pogo_pool *p, int max, pogo_pool_sample_counts *c)
 	}
 	p->sample_from += (unsigned)n;
 	pthread_mutex_unlock(&p->mu);
+	int64_t now = pogo_now_ns();
 	for (int i = 0; i < n; i++) {
-		if (asking[i]) {
-			c->client++; /* waiting for Go: the client's socket */
+		if (asking[i] != 0) {
+			/* Waiting for Go: for the client's socket if for long, else
+			 * only for Go's turn to write what it was given. */
+			if (now - asking[i] > 1000000)
+				c->client++;
+			else
+				c->running++;
 			continue;
 		}
 		switch (state(tids[i])) {

@@ -69,4 +69,3 @@ func hello(b *testing.B, opts ...func(*setup)) {
 		}
 	}
 }
-

@@ -42,7 +42,7 @@ const (
 	quietTicks = 20
 	// threadSample is how many busy pool threads the controller looks at
 	// each tick (a few µs each).
-	threadSample = 16
+	threadSample = 8
 )
 
 // stats are the gateway's running totals, added to by every call.
@@ -76,8 +76,10 @@ func (s *stats) end(tm *cpython.Timing) {
 	}
 	// The time a preempted thread had no CPU is not waiting: another
 	// thread ran (on a busy machine, often the request's own connection
-	// goroutine).
-	ran := int64(max(tm.Wall-tm.Preempted, tm.CPU))
+	// goroutine). Nor is the time handed off to Go: a write that waits
+	// for a P, or the GC. (A call that waits on a slow client for long
+	// shows as a long wait instead.)
+	ran := int64(max(tm.Wall-tm.Preempted-tm.Handoff, tm.CPU))
 	s.sampled.Add(1)
 	s.cpu.Add(int64(tm.CPU))
 	s.preempted.Add(int64(tm.Preempted))
@@ -125,7 +127,8 @@ type controller struct {
 	// many waiters.
 	wall, waitWall, waiters float64
 	demand                  float64 // cores of CPU the calls wanted (ran or were preempted)
-	io                      float64 // share of busy pool threads waiting on I/O or the client
+	io                      float64 // share of busy pool threads waiting on I/O (or the app)
+	client                  float64 // share waiting on the client's socket (or a busy Go)
 	quiet                   int     // ticks since anything waited
 }
 
@@ -151,13 +154,15 @@ func (c *controller) decide(s sample) (limit int, direct bool, kinds []int) {
 		// A thread blocked on a lock or condition waits for the app (a
 		// queue, an event: long polling) unless the calls want the CPU,
 		// when it is most likely the GIL.
-		io := t.IO + t.Client
+		io := t.IO
 		if c.demand < 0.5 {
 			io += t.Futex
 		}
 		c.io = 0.7*c.io + 0.3*float64(io)/float64(busy)
+		c.client = 0.7*c.client + 0.3*float64(t.Client)/float64(busy)
 	} else if s.running == 0 {
 		c.io *= 0.7
+		c.client *= 0.7
 	}
 	floor := min(c.max, c.base+s.longWait) // long waits hold their slots: the others need room
 
@@ -184,6 +189,7 @@ func (c *controller) decide(s sample) (limit int, direct bool, kinds []int) {
 	case c.quiet >= quietTicks:
 		// Nothing has waited for a while: the calls use the CPU.
 		c.direct = true
+		c.wall, c.waitWall, c.waiters = 0, 0, 0
 		kinds = append(kinds, decDirect)
 		if c.limit != c.base {
 			c.limit = c.base
@@ -194,8 +200,9 @@ func (c *controller) decide(s sample) (limit int, direct bool, kinds []int) {
 		// overlap more of it.
 		c.limit = min(c.max, max(2*c.limit, s.running+s.queued))
 		kinds = append(kinds, decGrow)
-	case c.io < 0.1 && c.limit > floor:
-		// The threads run or wait for the GIL: fewer at once.
+	case c.io+c.client < 0.1 && c.limit > floor:
+		// The threads run or wait for the GIL: fewer at once. (Threads
+		// waiting on a client are no reason for more, nor for fewer.)
 		c.limit = max(floor, c.limit/2)
 		kinds = append(kinds, decShrink)
 	case c.limit < floor:
