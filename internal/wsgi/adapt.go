@@ -9,37 +9,37 @@ import (
 	"github.com/pogoserver/pogo/internal/cpython"
 )
 
-// The adaptive thread model (docs/internals.md, "Threads"): without a
-// fixed Threads, a controller decides every tick how many requests may
-// run in Python at once (the limit) and where they run.
+// The adaptive thread model (docs/internals.md, "Threads"), without a
+// fixed Threads:
 //
-//   - Requests that use the CPU for all of their time in the app (hello
-//     world, templates, JSON) gain nothing from running several at once
-//     but GIL hand-offs and a worse p99. They run one at a time, directly
-//     on the connection's goroutine: no hand-off at all, and no call ever
-//     holds one of Go's Ps while it waits for the GIL.
-//   - Requests that spend their time waiting with the GIL released (on a
-//     database, an API, time.sleep) need a thread each for as long as
-//     they wait, and must not wait on a thread that holds a P. They run on
-//     the pool's threads, and the limit grows while requests queue for it,
-//     up to MaxThreads.
+//   - A request whose path has not been seen to wait (hello world,
+//     templates, JSON: CPU all of its time in the app) runs directly on
+//     the connection's goroutine, one at a time: no hand-off at all, no
+//     GIL hand-offs between such requests, and no call ever holds one of
+//     Go's Ps while it waits (routes.go predicts by path).
+//   - A request whose path waits with the GIL released (on a database, an
+//     API, time.sleep), or runs long, runs on the pool's threads, which
+//     hold none of Go's Ps; a controller grows their limit while requests
+//     queue for them and the busy threads are blocked on I/O, and lowers
+//     it when they run or wait for the GIL.
 //
 // What tells them apart is measured. For a sample of calls C reports the
-// thread's CPU time in the app and the time it was preempted; a call
-// whose CPU time is under half of the rest ("a waiter") waited. Calls
-// still running long after they started are looked at as they run,
-// through their thread's CPU clock.
+// thread's CPU time in the app, the time it was preempted and the time it
+// handed off to Go; a call whose CPU time is under half of the rest ("a
+// waiter") waited. Calls still running long after they started are looked
+// at as they run, through their thread's CPU clock, and what the pool's
+// busy threads are blocked in is read from /proc.
 
 const (
 	tick = 10 * time.Millisecond
 	// sampleEvery is how often a call measures its CPU time (syscalls
 	// of about 1.2 µs) when there are many. A power of two.
 	sampleEvery = 16
-	// longCall: a call running this long is looked at while it runs
-	// (server-sent events, long polling, slow uploads read in the app).
-	longCall = 100 * time.Millisecond
-	// quietTicks without a waiter bring requests back to the direct path.
-	quietTicks = 20
+	// A call running for longer than firstLook is looked at while it
+	// runs (server-sent events, long polling, a slow API), and judged by
+	// the CPU it used in the next lookAgain.
+	firstLook = 20 * time.Millisecond
+	lookAgain = 50 * time.Millisecond
 	// threadSample is how many busy pool threads the controller looks at
 	// each tick (a few µs each).
 	threadSample = 8
@@ -50,6 +50,7 @@ type stats struct {
 	seq       atomic.Uint64 // calls started
 	mask      atomic.Uint64 // a call measures its CPU time if seq&mask == 0
 	calls     atomic.Uint64 // calls ended
+	direct    atomic.Uint64 // of which ran directly
 	sampled   atomic.Uint64 // calls that measured their CPU time
 	waiters   atomic.Uint64 // of which waited most of their time
 	cpu       atomic.Int64  // ns, over sampled calls
@@ -63,16 +64,20 @@ type stats struct {
 	decision  [decisionKinds]atomic.Uint64
 }
 
-// end counts a call that has ended.
-func (s *stats) end(tm *cpython.Timing) {
+// end counts a call that has ended, directly or on the pool. It reports
+// whether the call was measured, and if so whether it was a waiter.
+func (s *stats) end(tm *cpython.Timing, direct bool) (measured, waiter bool) {
 	s.calls.Add(1)
+	if direct {
+		s.direct.Add(1)
+	}
 	s.allWall.Add(int64(tm.Wall))
 	s.gil.Add(int64(tm.GIL))
 	if tm.Queue > 0 {
 		s.queue.Add(int64(tm.Queue))
 	}
 	if tm.CPU < 0 {
-		return
+		return false, false
 	}
 	// The time a preempted thread had no CPU is not waiting: another
 	// thread ran (on a busy machine, often the request's own connection
@@ -87,6 +92,17 @@ func (s *stats) end(tm *cpython.Timing) {
 	if 2*int64(tm.CPU) < ran {
 		s.waiters.Add(1)
 		s.waitWall.Add(ran)
+		return true, true
+	}
+	return true, false
+}
+
+// flipped counts a path moved to the pool (toPool) or back.
+func (s *stats) flipped(toPool bool) {
+	if toPool {
+		s.decision[decPool].Add(1)
+	} else {
+		s.decision[decDirect].Add(1)
 	}
 }
 
@@ -117,32 +133,22 @@ type sample struct {
 	threads   cpython.Sample // what some busy pool threads are doing now
 }
 
-// controller is the adaptive state; owned by the control goroutine.
+// controller adapts the pool's limit; owned by the control goroutine.
 type controller struct {
-	base, max int // the limit for CPU-bound requests, and the most threads
+	base, max int // the least and the most the limit may be
 	limit     int
-	direct    bool
-	// Over the last tenth of a second or so (decayed sums): the time in
-	// the app of measured calls and of the waiters among them, and how
-	// many waiters.
-	wall, waitWall, waiters float64
-	demand                  float64 // cores of CPU the calls wanted (ran or were preempted)
-	io                      float64 // share of busy pool threads waiting on I/O (or the app)
-	client                  float64 // share waiting on the client's socket (or a busy Go)
-	quiet                   int     // ticks since anything waited
+	demand    float64 // cores of CPU the calls wanted (ran or were preempted)
+	io        float64 // share of busy pool threads waiting on I/O (or the app)
+	client    float64 // share waiting on the client's socket (or a busy Go)
 }
 
 func newController(max int) controller {
-	return controller{base: 1, max: max, limit: 1, direct: true}
+	return controller{base: 1, max: max, limit: 1}
 }
 
-// decide updates the controller from s and returns the new limit, whether
-// requests may run directly, and the decisions taken.
-func (c *controller) decide(s sample) (limit int, direct bool, kinds []int) {
-	const keep = 0.9 // of the sums, per tick
-	c.wall = keep*c.wall + float64(s.wall)
-	c.waitWall = keep*c.waitWall + float64(s.waitWall)
-	c.waiters = keep*c.waiters + float64(s.waiters)
+// decide updates the controller from s and returns the new limit and the
+// decisions taken.
+func (c *controller) decide(s sample) (limit int, kinds []int) {
 	if s.sampled > 0 {
 		d := float64(s.cpu+s.preempted) * float64(s.calls) / float64(s.sampled) / float64(max(s.dt, 1))
 		c.demand = 0.7*c.demand + 0.3*d
@@ -165,36 +171,7 @@ func (c *controller) decide(s sample) (limit int, direct bool, kinds []int) {
 		c.client *= 0.7
 	}
 	floor := min(c.max, c.base+s.longWait) // long waits hold their slots: the others need room
-
-	if c.direct {
-		// A call on the direct path that waits holds one of Go's Ps:
-		// a couple of waiters that account for a good share of the time
-		// in the app are enough to move every request to the pool.
-		if s.longWait > 0 || (c.waiters >= 2 && c.waitWall > 0.25*c.wall) {
-			// What the pool's threads then do decides the limit.
-			c.direct = false
-			c.io = 0
-			c.quiet = 0
-			kinds = append(kinds, decPool)
-		} else {
-			return c.limit, c.direct, nil
-		}
-	}
-	if s.longWait > 0 || c.io > 0.1 {
-		c.quiet = 0
-	} else {
-		c.quiet++
-	}
 	switch {
-	case c.quiet >= quietTicks:
-		// Nothing has waited for a while: the calls use the CPU.
-		c.direct = true
-		c.wall, c.waitWall, c.waiters = 0, 0, 0
-		kinds = append(kinds, decDirect)
-		if c.limit != c.base {
-			c.limit = c.base
-			kinds = append(kinds, decShrink)
-		}
 	case s.queued > 0 && c.io >= 0.25 && c.limit < c.max:
 		// Requests queue and the threads wait on I/O: more threads
 		// overlap more of it.
@@ -209,7 +186,7 @@ func (c *controller) decide(s sample) (limit int, direct bool, kinds []int) {
 		c.limit = floor
 		kinds = append(kinds, decGrow)
 	}
-	return c.limit, c.direct, kinds
+	return c.limit, kinds
 }
 
 // control runs the controller every tick.
@@ -244,15 +221,15 @@ func (g *Gateway) control() {
 				queued:    queued,
 				longWait:  g.longWaits(clock),
 			}
-			if !g.ctl.direct {
+			if running > 0 {
 				s.threads = g.pool.Sample(threadSample)
 			}
 			last = now
 			prev.calls, prev.sampled, prev.waiters = calls, sampled, waiters
 			prev.cpu, prev.preempted, prev.wall, prev.waitWall = cpu, preempted, wall, waitWall
-			newLimit, direct, kinds := g.ctl.decide(s)
+			newLimit, kinds := g.ctl.decide(s)
 			if debugAdapt && (s.calls > 0 || len(kinds) > 0) {
-				fmt.Fprintf(os.Stderr, "adapt: %+v demand=%.2f io=%.2f -> limit %d direct %v %v\n", s, g.ctl.demand, g.ctl.io, newLimit, direct, kinds)
+				fmt.Fprintf(os.Stderr, "adapt: %+v demand=%.2f io=%.2f -> limit %d %v\n", s, g.ctl.demand, g.ctl.io, newLimit, kinds)
 			}
 			for _, k := range kinds {
 				st.decision[k].Add(1)
@@ -260,7 +237,6 @@ func (g *Gateway) control() {
 			if newLimit != limit {
 				g.adm.setLimit(newLimit)
 			}
-			g.direct.Store(direct)
 			// Measure every call's time when there are few, one in
 			// sampleEvery when there are many.
 			if s.calls > 4*sampleEvery {
@@ -274,28 +250,32 @@ func (g *Gateway) control() {
 
 var debugAdapt = os.Getenv("POGO_DEBUG_ADAPT") != ""
 
-// longWaits looks at the calls running for longer than longCall: how
+// longWaits looks at the calls running for longer than firstLook: how
 // many of them used under a tenth of the CPU between the controller's
-// last two looks, longCall apart.
+// last two looks, lookAgain apart.
 func (g *Gateway) longWaits(clock int64) int {
-	const long = int64(longCall / tick)
+	const first, again = int64(firstLook / tick), int64(lookAgain / tick)
 	waiting := 0
 	g.allMu.Lock()
 	all := g.all
 	g.allMu.Unlock()
 	for _, c := range all {
 		seq := c.seq.Load()
-		if seq == 0 || clock-c.began.Load() < long {
+		if seq == 0 || clock-c.began.Load() < first {
 			continue
 		}
 		if c.look.seq != seq {
-			// The first look: where its CPU time stands.
+			// The first look: where its CPU time stands. A direct call
+			// this long would hold up the direct path's next requests.
+			if c.direct.Load() && !g.diverted.Swap(true) {
+				g.direct.divert()
+			}
 			if cpu, ok := c.cc.CPUTime(); ok && c.seq.Load() == seq {
 				c.look = look{seq: seq, tick: clock, cpu: cpu}
 			}
 			continue
 		}
-		if clock-c.look.tick >= long {
+		if clock-c.look.tick >= again {
 			cpu, ok := c.cc.CPUTime()
 			if !ok || c.seq.Load() != seq {
 				continue
@@ -303,6 +283,10 @@ func (g *Gateway) longWaits(clock int64) int {
 			elapsed := time.Duration(clock-c.look.tick) * tick
 			c.look.waiting = 10*(cpu-c.look.cpu) < elapsed
 			c.look.tick, c.look.cpu = clock, cpu
+			// Long, waiting or not: its path's next calls go to the pool.
+			if g.routes.observe(int(c.route.Load()), true) {
+				g.stats.flipped(true)
+			}
 		}
 		if c.look.waiting {
 			waiting++

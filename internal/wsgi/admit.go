@@ -3,6 +3,7 @@ package wsgi
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // admission bounds how many requests run in Python at once: a semaphore
@@ -21,8 +22,9 @@ type admission struct {
 
 // waiter is a request waiting for admission, owned by its goroutine.
 type waiter struct {
-	next  *waiter
-	ready chan struct{} // cap 1: a slot has been handed over
+	next     *waiter
+	ready    chan struct{} // cap 1: a slot has been handed over, or the wait diverted
+	diverted bool          // set before ready: no slot, run elsewhere
 }
 
 func newWaiter() waiter { return waiter{ready: make(chan struct{}, 1)} }
@@ -32,19 +34,21 @@ func newAdmission(limit, max int) *admission {
 }
 
 // acquire takes a slot, waiting behind earlier waiters. It returns false
-// if the queue is full. waited reports whether it had to wait.
-func (a *admission) acquire(w *waiter) (ok, waited bool) {
+// if the queue is full or the wait was diverted (w.diverted), and how
+// long it waited.
+func (a *admission) acquire(w *waiter) (ok bool, waited time.Duration) {
 	a.mu.Lock()
 	if a.running < a.limit && a.head == nil {
 		a.running++
 		a.mu.Unlock()
-		return true, false
+		return true, 0
 	}
 	if int(a.queued.Load()) >= a.max {
 		a.mu.Unlock()
-		return false, false
+		return false, 0
 	}
-	w.next = nil
+	start := time.Now()
+	w.next, w.diverted = nil, false
 	if a.tail != nil {
 		a.tail.next = w
 	} else {
@@ -54,7 +58,25 @@ func (a *admission) acquire(w *waiter) (ok, waited bool) {
 	a.queued.Add(1)
 	a.mu.Unlock()
 	<-w.ready
-	return true, true
+	return !w.diverted, time.Since(start)
+}
+
+// divert sends every waiter away without a slot.
+func (a *admission) divert() {
+	a.mu.Lock()
+	var gone *waiter
+	for a.head != nil {
+		w := a.pop()
+		w.next = gone
+		gone = w
+	}
+	a.mu.Unlock()
+	for gone != nil {
+		w := gone
+		gone = w.next
+		w.diverted = true
+		w.ready <- struct{}{}
+	}
 }
 
 // release gives the slot back: to the first waiter, unless the limit has

@@ -96,14 +96,18 @@ type Gateway struct {
 	opts   Options
 	log    *slog.Logger
 	pool   *cpython.Pool
-	adm    *admission
-	direct atomic.Bool // requests may run on the calling OS thread
-	fixed  bool        // Options.Threads > 0
-	stats  stats
-	served atomic.Uint64 // requests admitted to Python
-	stuck  atomic.Int64  // timed-out calls still running
-	done   chan struct{} // closed by Close: stops the controller and the watchdog
-	ctl    controller    // owned by the control goroutine
+	adm    *admission // the pool's calls: a limit the controller adapts, or Threads
+	direct *admission // the direct path's calls, one at a time (nil with a fixed Threads)
+	// diverted: the direct call has run long; until it ends, requests
+	// for the direct path go to the pool.
+	diverted atomic.Bool
+	fixed    bool // Options.Threads > 0
+	routes   routes
+	stats    stats
+	served   atomic.Uint64 // requests admitted to Python
+	stuck    atomic.Int64  // timed-out calls still running
+	done     chan struct{} // closed by Close: stops the controller and the watchdog
+	ctl      controller    // owned by the control goroutine
 
 	mu     sync.Mutex     // guards active, with a Timeout
 	active map[*call]bool // calls in Python, with a Timeout
@@ -148,9 +152,9 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 		direct := min(4, opts.MaxThreads/4)
 		cpython.SetDirectThreads(direct)
 		po = cpython.PoolOptions{Cap: opts.MaxThreads - direct, IdleTimeout: opts.ThreadIdleTimeout}
-		g.ctl = newController(opts.MaxThreads)
+		g.ctl = newController(opts.MaxThreads - direct)
 		limit = g.ctl.limit
-		g.direct.Store(direct > 0)
+		g.direct = newAdmission(1, opts.QueueSize)
 	}
 	pool, err := cpython.NewPool(po)
 	if err != nil {
@@ -176,6 +180,10 @@ func (g *Gateway) Close() bool {
 	ok := true
 	for {
 		_, running, _ := g.adm.load()
+		if g.direct != nil {
+			_, r, _ := g.direct.load()
+			running += r
+		}
 		if running <= int(g.stuck.Load()) {
 			ok = running == 0
 			break
@@ -226,9 +234,11 @@ type call struct {
 
 	// For the controller (adapt.go): the running call's number (0 when
 	// none runs) and the tick it began.
-	seq   atomic.Uint64
-	began atomic.Int64
-	look  look // the controller's
+	seq    atomic.Uint64
+	began  atomic.Int64
+	route  atomic.Int32 // its routes slot
+	direct atomic.Bool  // it runs on the direct path
+	look   look         // the controller's
 }
 
 func (g *Gateway) getCall() *call {
@@ -294,13 +304,24 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		c.scratch = make([]byte, scratchSize)
 	}
 
-	var queued time.Time
-	ok, waited := g.adm.acquire(&c.wait)
+	// Where it runs: directly if its path is not known to wait.
+	// While a direct call runs long, the direct path's requests go to
+	// the pool instead of queueing behind it (adapt.go, longWaits).
+	route := slot(req.App, req.RequestURI)
+	direct := g.direct != nil && !g.diverted.Load() && g.routes.direct(route)
+	adm := g.adm
+	if direct {
+		adm = g.direct
+	}
+	ok, waited := adm.acquire(&c.wait)
+	if !ok && c.wait.diverted {
+		direct, adm = false, g.adm
+		var more time.Duration
+		ok, more = adm.acquire(&c.wait)
+		waited += more
+	}
 	if !ok {
 		return errQueueFull
-	}
-	if waited {
-		queued = time.Now() // ends the wait: counted below
 	}
 	g.served.Add(1)
 	if g.active != nil {
@@ -313,23 +334,29 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	ran := false
 	flags := c.flags
 	seq := g.stats.seq.Add(1)
-	if seq&g.stats.mask.Load() == 0 {
+	if seq&g.stats.mask.Load() == 0 || g.routes.learning(route) {
 		flags |= cpython.CPUTime
 	}
+	c.route.Store(int32(route))
+	c.direct.Store(direct)
 	c.began.Store(g.stats.clock.Load())
 	c.seq.Store(seq)
-	if g.direct.Load() {
+	if direct {
 		c.res, ran = c.cc.Direct(app, c, c.env, c.body, c.scratch, flags)
 	}
 	if !ran {
 		c.res, err = c.cc.Pooled(g.pool, app, c, c.env, c.body, c.scratch, flags)
 	}
 	c.readErr = c.cc.ReadErr()
-	if !queued.IsZero() {
-		c.res.Timing.Queue += time.Since(queued)
-	}
+	c.res.Timing.Queue += waited
 	c.seq.Store(0)
-	g.stats.end(&c.res.Timing)
+	if measured, waiter := g.stats.end(&c.res.Timing, ran); measured && !g.fixed {
+		// A call that ran long is no more for the direct path than one
+		// that waited: the next calls of its path would queue behind it.
+		if g.routes.observe(route, waiter || c.res.Timing.Wall > firstLook) {
+			g.stats.flipped(waiter || c.res.Timing.Wall > firstLook)
+		}
+	}
 	timedOut := false
 	if g.active != nil {
 		g.mu.Lock()
@@ -337,7 +364,10 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		delete(g.active, c)
 		g.mu.Unlock()
 	}
-	g.adm.release() // before a buffered response is written
+	if direct {
+		g.diverted.Store(false)
+	}
+	adm.release() // before a buffered response is written
 	if err != nil {
 		g.log.Error("Cannot run the request: "+err.Error(), "request", req.Method+" "+req.RequestURI)
 		return errNoThread
@@ -430,9 +460,9 @@ type Stats struct {
 	Direct  int // Go's threads that have run Python directly (0 with a fixed Threads; else the process's, not only this gateway's)
 	Busy    int // requests in Python now
 	Queued  int // requests waiting for a Python thread now
-	Limit   int // requests allowed in Python at once now
-	// DirectMode: requests run directly on their connection's thread.
-	DirectMode bool
+	Limit   int // requests allowed on the pool at once now (and one more directly)
+	// DirectCalls and PoolCalls count the requests run on each path.
+	DirectCalls, PoolCalls uint64
 	// Started and Ended count the pool's threads: started, and ended
 	// for being idle.
 	Started, Ended uint64
@@ -445,33 +475,38 @@ type Stats struct {
 	// one, and waiting (I/O, locks, the GIL).
 	CPU, Preempted, Waiting time.Duration
 	// Decisions counts the adaptive controller's decisions by kind:
-	// "grow" and "shrink" the limit, move requests to the "pool" or run
-	// them "direct".
+	// "grow" and "shrink" the pool's limit, and a path's requests moved
+	// to the "pool" or back to running "direct".
 	Decisions map[string]uint64
 }
 
 // Stats returns the gateway's figures.
 func (g *Gateway) Stats() Stats {
 	limit, running, waiting := g.adm.load()
+	if g.direct != nil {
+		_, r, w := g.direct.load()
+		running, waiting = running+r, waiting+w
+	}
 	ps := g.pool.Stats()
 	st := &g.stats
 	s := Stats{
-		Pool:       ps.Threads,
-		Busy:       running,
-		Queued:     waiting + ps.Pending,
-		Limit:      limit,
-		DirectMode: g.direct.Load(),
-		Started:    ps.Started,
-		Ended:      ps.Ended,
-		Calls:      st.calls.Load(),
-		GILWait:    time.Duration(st.gil.Load()),
-		QueueWait:  time.Duration(st.queue.Load()),
-		Decisions:  map[string]uint64{},
+		Pool:        ps.Threads,
+		Busy:        running,
+		Queued:      waiting + ps.Pending,
+		Limit:       limit,
+		DirectCalls: st.direct.Load(),
+		Started:     ps.Started,
+		Ended:       ps.Ended,
+		Calls:       st.calls.Load(),
+		GILWait:     time.Duration(st.gil.Load()),
+		QueueWait:   time.Duration(st.queue.Load()),
+		Decisions:   map[string]uint64{},
 	}
 	if !g.fixed {
 		s.Direct = cpython.DirectThreads()
 	}
 	s.Threads = s.Pool + s.Direct
+	s.PoolCalls = s.Calls - s.DirectCalls
 	if sampled := st.sampled.Load(); sampled > 0 {
 		scale := float64(s.Calls) / float64(sampled)
 		s.CPU = time.Duration(float64(st.cpu.Load()) * scale)
