@@ -292,8 +292,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 	}
 	snapshot := func() metrics.Snapshot {
 		s := rec.Snapshot()
-		busy, queued, threads := gw.Load()
-		s.Busy, s.Queued, s.Threads = int64(busy), int64(queued), int64(threads)
+		gw.Metrics(&s)
 		return s
 	}
 	var ready atomic.Bool

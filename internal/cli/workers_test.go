@@ -14,8 +14,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -539,8 +541,13 @@ func TestMetrics(t *testing.T) {
 			if m[`pogo_request_duration_seconds_count`] < 40 || m[`pogo_request_duration_seconds_bucket{le="+Inf"}`] < 40 {
 				t.Errorf("histogram count %v, want >= 40", m[`pogo_request_duration_seconds_count`])
 			}
-			if want := float64(3 * max(workers, 1)); m["pogo_python_threads"] != want {
-				t.Errorf("pogo_python_threads = %v, want %v", m["pogo_python_threads"], want)
+			if want := float64(3 * max(workers, 1)); m["pogo_python_threads"] != want || m["pogo_python_threads_limit"] != want {
+				t.Errorf("pogo_python_threads = %v, limit %v, want %v", m["pogo_python_threads"], m["pogo_python_threads_limit"], want)
+			}
+			// --threads 3: every request runs on the pool, and its wait
+			// for a thread is in the histogram.
+			if m[`pogo_python_calls_total{path="pool"}`] < 40 || m[`pogo_queue_wait_seconds_count`] < 40 {
+				t.Errorf("pool calls %v, queue waits counted %v; want >= 40", m[`pogo_python_calls_total{path="pool"}`], m[`pogo_queue_wait_seconds_count`])
 			}
 			if workers == 0 {
 				if _, ok := m["pogo_workers"]; ok {
@@ -669,4 +676,73 @@ func setVersion(t *testing.T, path, v string) {
 		t.Fatal(err)
 	}
 	writeFile(t, path, regexp.MustCompile(`VERSION = "[^"]*"`).ReplaceAllString(string(src), `VERSION = "`+v+`"`))
+}
+
+// TestAdaptiveMetrics: with the default thread model, what the adaptive
+// pool does shows on --metrics-bind: requests that wait together grow it
+// (threads started, pool calls, decisions), a CPU-bound path stays on the
+// direct call with one request in Python at a time, and the threads end
+// once idle.
+func TestAdaptiveMetrics(t *testing.T) {
+	t.Parallel()
+	s := start(t, pogo("-b", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0", "--thread-idle-timeout", "0.2", "adapt_app:app"))
+	base, url := s.metricsURL(t), s.url(t)
+	const n = 20
+	key := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fresh := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+			if code, body := get(t, fresh, fmt.Sprintf("%s/gather?%d&%s", url, n, key)); code != 200 || body != strconv.Itoa(n) {
+				t.Errorf("/gather: %d %q, want 200 %q (all %d in the app at once)", code, body, strconv.Itoa(n), n)
+			}
+		}()
+	}
+	wg.Wait()
+	m := waitMetric(t, base, `pogo_requests_total{class="2xx"}`, n)
+	if m[`pogo_python_calls_total{path="pool"}`] < n-1 || m["pogo_python_threads_started_total"] < n-1 ||
+		m[`pogo_adaptive_decisions_total{kind="grow"}`] < 1 || m[`pogo_adaptive_decisions_total{kind="pool"}`] < 1 {
+		t.Errorf("after %d waiting requests: pool calls %v, threads started %v, decisions grow %v pool %v",
+			n, m[`pogo_python_calls_total{path="pool"}`], m["pogo_python_threads_started_total"],
+			m[`pogo_adaptive_decisions_total{kind="grow"}`], m[`pogo_adaptive_decisions_total{kind="pool"}`])
+	}
+	if m[`pogo_queue_wait_seconds_count`] < n {
+		t.Errorf("queue waits counted %v, want >= %d", m[`pogo_queue_wait_seconds_count`], n)
+	}
+
+	// 32 connections on a path that holds the GIL: the figures, scraped
+	// while it runs, never show more requests in Python than the cores.
+	done := make(chan struct{})
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 8 {
+				if code, _ := get(t, client, url+"/cpu?2"); code != 200 {
+					t.Errorf("/cpu: %d", code)
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	most := 0.0
+	for scraping := true; scraping; {
+		select {
+		case <-done:
+			scraping = false
+		default:
+		}
+		most = max(most, scrape(t, base)["pogo_python_threads_busy"])
+	}
+	if bound := float64(2 * runtime.NumCPU()); most > bound {
+		t.Errorf("CPU-bound path: up to %v requests in Python at once, want at most %v", most, bound)
+	}
+
+	// Idle: the pool's threads end, and the gauge follows.
+	m = waitMetric(t, base, "pogo_python_threads_ended_total", n-1)
+	if m["pogo_python_threads"] >= n {
+		t.Errorf("%v Python threads after %v ended idle", m["pogo_python_threads"], m["pogo_python_threads_ended_total"])
+	}
 }

@@ -18,6 +18,15 @@ import (
 // seconds; a last, implicit bucket is +Inf.
 var Bounds = [...]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
+// QueueBounds are those of the histogram of how long requests waited for
+// a Python thread: most waits are far under a millisecond.
+var QueueBounds = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Decisions names the thread model's adaptive decisions, in the order of
+// Snapshot.Decisions: the pool's limit grown or shrunk, a path's requests
+// moved to the pool or back to the direct call (docs/internals.md).
+var Decisions = [...]string{"grow", "shrink", "pool", "direct"}
+
 // Snapshot is a process's figures at one moment.
 type Snapshot struct {
 	// Requests counts finished requests by status class: index 1-5 for
@@ -33,30 +42,67 @@ type Snapshot struct {
 
 	InFlight int64 // requests being served
 	Queued   int64 // requests waiting for a Python thread
-	Busy     int64 // Python threads running a request
+	Busy     int64 // requests in Python
 	Threads  int64 // Python threads
+	Blocked  int64 // of the busy Python threads, those blocked with the GIL released (an estimate from a sample)
+	Limit    int64 // requests allowed in Python at once
+
+	Python Python // the Python threads' counters
+}
+
+// Python are the counters of the requests' time in Python.
+type Python struct {
+	DirectCalls, PoolCalls uint64 // requests run on the connection's thread, and on the pool
+	Started, Ended         uint64 // pool threads started, and ended for being idle
+	GILNanos               uint64 // time calls waited for the GIL
+	// QueueBuckets and QueueNanos are the histogram of the time
+	// requests waited for a Python thread, as Buckets with QueueBounds.
+	QueueBuckets [len(QueueBounds) + 1]uint64
+	QueueNanos   uint64
+	Decisions    [len(Decisions)]uint64
+}
+
+// gauges returns pointers to s's gauges, counters to its counters: the
+// order of Encode.
+func (s *Snapshot) fields() (gauges []*int64, counters []*uint64) {
+	gauges = []*int64{&s.InFlight, &s.Queued, &s.Busy, &s.Threads, &s.Blocked, &s.Limit}
+	for i := range s.Requests {
+		counters = append(counters, &s.Requests[i])
+	}
+	for i := range s.Buckets {
+		counters = append(counters, &s.Buckets[i])
+	}
+	p := &s.Python
+	counters = append(counters, &s.SumNanos, &p.DirectCalls, &p.PoolCalls, &p.Started, &p.Ended, &p.GILNanos, &p.QueueNanos)
+	for i := range p.QueueBuckets {
+		counters = append(counters, &p.QueueBuckets[i])
+	}
+	for i := range p.Decisions {
+		counters = append(counters, &p.Decisions[i])
+	}
+	return gauges, counters
 }
 
 // Add adds o to s: counters and gauges alike (gauges of different
 // processes add up too).
 func (s *Snapshot) Add(o *Snapshot) {
-	for i := range s.Requests {
-		s.Requests[i] += o.Requests[i]
+	g, c := s.fields()
+	og, oc := o.fields()
+	for i := range g {
+		*g[i] += *og[i]
 	}
-	for i := range s.Buckets {
-		s.Buckets[i] += o.Buckets[i]
+	for i := range c {
+		*c[i] += *oc[i]
 	}
-	s.SumNanos += o.SumNanos
-	s.InFlight += o.InFlight
-	s.Queued += o.Queued
-	s.Busy += o.Busy
-	s.Threads += o.Threads
 }
 
 // Counters returns s with its gauges zeroed: what a process that has
 // exited still contributes to the totals.
 func (s Snapshot) Counters() Snapshot {
-	s.InFlight, s.Queued, s.Busy, s.Threads = 0, 0, 0, 0
+	g, _ := s.fields()
+	for _, v := range g {
+		*v = 0
+	}
 	return s
 }
 
@@ -72,58 +118,73 @@ func (s *Snapshot) Total() uint64 {
 // Encode writes s as space-separated decimal numbers, for the link.
 func (s *Snapshot) Encode() string {
 	var b []byte
-	put := func(v int64) {
-		if len(b) > 0 {
-			b = append(b, ' ')
-		}
-		b = strconv.AppendInt(b, v, 10)
+	g, c := s.fields()
+	for _, v := range g {
+		b = strconv.AppendInt(b, *v, 10)
+		b = append(b, ' ')
 	}
-	for _, v := range s.Requests {
-		put(int64(v))
+	for _, v := range c {
+		b = strconv.AppendUint(b, *v, 10)
+		b = append(b, ' ')
 	}
-	for _, v := range s.Buckets {
-		put(int64(v))
-	}
-	put(int64(s.SumNanos))
-	put(s.InFlight)
-	put(s.Queued)
-	put(s.Busy)
-	put(s.Threads)
-	return string(b)
+	return string(b[:len(b)-1])
 }
 
 // Decode parses what Encode wrote.
 func Decode(text string) (Snapshot, error) {
 	var s Snapshot
 	f := strings.Fields(text)
-	want := len(s.Requests) + len(s.Buckets) + 5
-	if len(f) != want {
-		return s, fmt.Errorf("metrics: %d fields, want %d", len(f), want)
+	g, c := s.fields()
+	if len(f) != len(g)+len(c) {
+		return s, fmt.Errorf("metrics: %d fields, want %d", len(f), len(g)+len(c))
 	}
-	n := make([]int64, len(f))
 	for i, v := range f {
 		var err error
-		if n[i], err = strconv.ParseInt(v, 10, 64); err != nil {
+		if i < len(g) {
+			*g[i], err = strconv.ParseInt(v, 10, 64)
+		} else {
+			*c[i-len(g)], err = strconv.ParseUint(v, 10, 64)
+		}
+		if err != nil {
 			return s, fmt.Errorf("metrics: field %d: %w", i, err)
 		}
 	}
-	for i := range s.Requests {
-		s.Requests[i], n = uint64(n[0]), n[1:]
-	}
-	for i := range s.Buckets {
-		s.Buckets[i], n = uint64(n[0]), n[1:]
-	}
-	s.SumNanos = uint64(n[0])
-	s.InFlight, s.Queued, s.Busy, s.Threads = n[1], n[2], n[3], n[4]
 	return s, nil
+}
+
+// Histogram counts durations into buckets by upper bounds in seconds
+// (Bounds, QueueBounds), given on each call. Safe for concurrent use; the
+// zero value is empty.
+type Histogram struct {
+	counts [len(QueueBounds) + 1]atomic.Uint64 // enough for either bounds
+	sum    atomic.Uint64
+}
+
+// Observe counts d.
+func (h *Histogram) Observe(bounds []float64, d time.Duration) {
+	secs := d.Seconds()
+	i := 0
+	for i < len(bounds) && secs > bounds[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(uint64(d))
+}
+
+// Read copies the counts into counts (len(bounds)+1 of them) and returns
+// the sum of the durations in ns.
+func (h *Histogram) Read(counts []uint64) (sum uint64) {
+	for i := range counts {
+		counts[i] = h.counts[i].Load()
+	}
+	return h.sum.Load()
 }
 
 // Recorder counts requests in one process. Its methods are safe for
 // concurrent use and do not allocate.
 type Recorder struct {
 	requests [6]atomic.Uint64
-	buckets  [len(Bounds) + 1]atomic.Uint64
-	sum      atomic.Uint64
+	latency  Histogram
 	inFlight atomic.Int64
 }
 
@@ -139,13 +200,7 @@ func (r *Recorder) Done(status int, d time.Duration) {
 		class = 0
 	}
 	r.requests[class].Add(1)
-	secs := d.Seconds()
-	i := 0
-	for i < len(Bounds) && secs > Bounds[i] {
-		i++
-	}
-	r.buckets[i].Add(1)
-	r.sum.Add(uint64(d))
+	r.latency.Observe(Bounds[:], d)
 }
 
 // Snapshot returns the counts; the caller fills in the thread gauges.
@@ -154,10 +209,7 @@ func (r *Recorder) Snapshot() Snapshot {
 	for i := range s.Requests {
 		s.Requests[i] = r.requests[i].Load()
 	}
-	for i := range s.Buckets {
-		s.Buckets[i] = r.buckets[i].Load()
-	}
-	s.SumNanos = r.sum.Load()
+	s.SumNanos = r.latency.Read(s.Buckets[:])
 	s.InFlight = r.inFlight.Load()
 	return s
 }
@@ -199,22 +251,39 @@ func Write(out io.Writer, s *Snapshot, w *Workers) error {
 		}
 		fmt.Fprintf(&b, "pogo_requests_total{class=%q} %d\n", class, v)
 	}
-	metric("pogo_request_duration_seconds", "histogram", "Time from the request head to the end of the response.")
-	var cum uint64
-	for i, v := range s.Buckets {
-		cum += v
-		le := "+Inf"
-		if i < len(Bounds) {
-			le = strconv.FormatFloat(Bounds[i], 'g', -1, 64)
+	histogram := func(name, help string, bounds []float64, counts []uint64, sum uint64) {
+		metric(name, "histogram", help)
+		var cum uint64
+		for i, v := range counts {
+			cum += v
+			le := "+Inf"
+			if i < len(bounds) {
+				le = strconv.FormatFloat(bounds[i], 'g', -1, 64)
+			}
+			fmt.Fprintf(&b, "%s_bucket{le=%q} %d\n", name, le, cum)
 		}
-		fmt.Fprintf(&b, "pogo_request_duration_seconds_bucket{le=%q} %d\n", le, cum)
+		fmt.Fprintf(&b, "%s_sum %g\n", name, float64(sum)/1e9)
+		fmt.Fprintf(&b, "%s_count %d\n", name, cum)
 	}
-	fmt.Fprintf(&b, "pogo_request_duration_seconds_sum %g\n", float64(s.SumNanos)/1e9)
-	fmt.Fprintf(&b, "pogo_request_duration_seconds_count %d\n", cum)
+	histogram("pogo_request_duration_seconds", "Time from the request head to the end of the response.", Bounds[:], s.Buckets[:], s.SumNanos)
 	single("pogo_requests_in_flight", "gauge", "Requests being served.", s.InFlight)
 	single("pogo_queue_depth", "gauge", "Requests waiting for a Python thread.", s.Queued)
-	single("pogo_python_threads_busy", "gauge", "Python threads running a request.", s.Busy)
-	single("pogo_python_threads", "gauge", "Python threads (--threads, summed over the workers).", s.Threads)
+	single("pogo_python_threads_busy", "gauge", "Requests running in Python (on a CPU, waiting for the GIL, or blocked).", s.Busy)
+	single("pogo_python_threads_blocked", "gauge", "Of the busy Python threads, those blocked with the GIL released (I/O, a lock, the client): an estimate from a sample.", s.Blocked)
+	single("pogo_python_threads", "gauge", "OS threads that run Python for requests, summed over the workers.", s.Threads)
+	single("pogo_python_threads_limit", "gauge", "Requests allowed in Python at once: --threads, or the adaptive limit.", s.Limit)
+	p := &s.Python
+	single("pogo_python_threads_started_total", "counter", "Pool threads started.", p.Started)
+	single("pogo_python_threads_ended_total", "counter", "Pool threads ended after --thread-idle-timeout idle.", p.Ended)
+	metric("pogo_python_calls_total", "counter", "Requests run in Python, by path: on the connection's thread (direct) or on the pool.")
+	fmt.Fprintf(&b, "pogo_python_calls_total{path=\"direct\"} %d\npogo_python_calls_total{path=\"pool\"} %d\n", p.DirectCalls, p.PoolCalls)
+	metric("pogo_gil_wait_seconds_total", "counter", "Time requests waited to take the GIL.")
+	fmt.Fprintf(&b, "pogo_gil_wait_seconds_total %g\n", float64(p.GILNanos)/1e9)
+	histogram("pogo_queue_wait_seconds", "Time requests waited for a Python thread.", QueueBounds[:], p.QueueBuckets[:], p.QueueNanos)
+	metric("pogo_adaptive_decisions_total", "counter", "The adaptive thread model's decisions: the pool's limit grown or shrunk, a path's requests moved to the pool or back to the direct call.")
+	for i, name := range Decisions {
+		fmt.Fprintf(&b, "pogo_adaptive_decisions_total{kind=%q} %d\n", name, p.Decisions[i])
+	}
 	if w != nil {
 		single("pogo_workers", "gauge", "Worker processes running.", w.Running)
 		single("pogo_workers_wanted", "gauge", "Worker processes the master aims for.", w.Wanted)

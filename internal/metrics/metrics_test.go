@@ -25,7 +25,9 @@ func TestRecorderAndEncoding(t *testing.T) {
 	}
 	r.Start() // one still in flight
 	s := r.Snapshot()
-	s.Busy, s.Queued, s.Threads = 1, 2, 8
+	s.Busy, s.Queued, s.Threads, s.Blocked, s.Limit = 1, 2, 8, 1, 8
+	s.Python = Python{DirectCalls: 1, PoolCalls: 4, Started: 8, Ended: 2, GILNanos: 7, QueueNanos: 9}
+	s.Python.QueueBuckets[3], s.Python.Decisions[1] = 4, 6
 	want := [6]uint64{1, 0, 2, 0, 1, 1}
 	if s.Requests != want {
 		t.Errorf("Requests = %v, want %v", s.Requests, want)
@@ -46,16 +48,21 @@ func TestRecorderAndEncoding(t *testing.T) {
 	sum := s
 	sum.Add(&s)
 	c := sum.Counters()
-	if c.Total() != 10 || c.InFlight != 0 || c.Threads != 0 || sum.Threads != 16 {
-		t.Errorf("Add/Counters: total %d, in flight %d, threads %d/%d", c.Total(), c.InFlight, c.Threads, sum.Threads)
+	if c.Total() != 10 || c.InFlight != 0 || c.Threads != 0 || c.Limit != 0 || sum.Threads != 16 ||
+		c.Python.PoolCalls != 8 || c.Python.QueueBuckets[3] != 8 || c.Python.Decisions[1] != 12 {
+		t.Errorf("Add/Counters: total %d, in flight %d, threads %d/%d, limit %d, python %+v",
+			c.Total(), c.InFlight, c.Threads, sum.Threads, c.Limit, c.Python)
 	}
 }
 
 // TestWrite checks the exposition format line by line: every sample has
 // its TYPE, histogram buckets are cumulative and end with +Inf = _count.
 func TestWrite(t *testing.T) {
-	s := Snapshot{Requests: [6]uint64{1, 0, 7, 0, 2, 0}, SumNanos: 1.5e9, InFlight: 3, Threads: 4}
+	s := Snapshot{Requests: [6]uint64{1, 0, 7, 0, 2, 0}, SumNanos: 1.5e9, InFlight: 3, Threads: 4, Blocked: 2, Limit: 6}
 	s.Buckets[0], s.Buckets[3], s.Buckets[len(Bounds)] = 5, 4, 1
+	s.Python = Python{DirectCalls: 9, PoolCalls: 11, Started: 5, Ended: 1, GILNanos: 2.5e8, QueueNanos: 1e6}
+	s.Python.QueueBuckets[0], s.Python.QueueBuckets[4] = 19, 1
+	s.Python.Decisions = [len(Decisions)]uint64{3, 2, 1, 0}
 	var b strings.Builder
 	if err := Write(&b, &s, &Workers{Running: 2, Wanted: 2, Started: 5, Restarts: 3, Died: 1, Each: []Worker{{4, 10}, {5, 12}}}); err != nil {
 		t.Fatal(err)
@@ -96,6 +103,21 @@ func TestWrite(t *testing.T) {
 		`pogo_request_duration_seconds_sum`:                "1.5",
 		`pogo_requests_in_flight`:                          "3",
 		`pogo_python_threads`:                              "4",
+		`pogo_python_threads_blocked`:                      "2",
+		`pogo_python_threads_limit`:                        "6",
+		`pogo_python_threads_started_total`:                "5",
+		`pogo_python_threads_ended_total`:                  "1",
+		`pogo_python_calls_total{path="direct"}`:           "9",
+		`pogo_python_calls_total{path="pool"}`:             "11",
+		`pogo_gil_wait_seconds_total`:                      "0.25",
+		`pogo_queue_wait_seconds_bucket{le="0.0001"}`:      "19",
+		`pogo_queue_wait_seconds_bucket{le="0.001"}`:       "19",
+		`pogo_queue_wait_seconds_bucket{le="0.0025"}`:      "20",
+		`pogo_queue_wait_seconds_count`:                    "20",
+		`pogo_queue_wait_seconds_sum`:                      "0.001",
+		`pogo_adaptive_decisions_total{kind="grow"}`:       "3",
+		`pogo_adaptive_decisions_total{kind="pool"}`:       "1",
+		`pogo_adaptive_decisions_total{kind="direct"}`:     "0",
 		`pogo_workers`:                                     "2",
 		`pogo_worker_restarts_total`:                       "3",
 		`pogo_worker_deaths_total`:                         "1",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pogoserver/pogo/internal/cpython"
+	"github.com/pogoserver/pogo/internal/metrics"
 )
 
 // The adaptive thread model (docs/internals.md, "Threads"), without a
@@ -47,21 +48,21 @@ const (
 
 // stats are the gateway's running totals, added to by every call.
 type stats struct {
-	seq       atomic.Uint64 // calls started
-	mask      atomic.Uint64 // a call measures its CPU time if seq&mask == 0
-	calls     atomic.Uint64 // calls ended
-	direct    atomic.Uint64 // of which ran directly
-	sampled   atomic.Uint64 // calls that measured their CPU time
-	waiters   atomic.Uint64 // of which waited most of their time
-	cpu       atomic.Int64  // ns, over sampled calls
-	preempted atomic.Int64  // ns, over sampled calls
-	wall      atomic.Int64  // ns in the app less preempted, over sampled calls
-	waitWall  atomic.Int64  // the same, over the waiters
-	allWall   atomic.Int64  // ns in the app, all calls
-	gil       atomic.Int64  // ns waited for the GIL, all calls
-	queue     atomic.Int64  // ns waited for admission or a pool thread, all calls
-	clock     atomic.Int64  // the current tick
-	decision  [decisionKinds]atomic.Uint64
+	seq       atomic.Uint64     // calls started
+	mask      atomic.Uint64     // a call measures its CPU time if seq&mask == 0
+	calls     atomic.Uint64     // calls ended
+	direct    atomic.Uint64     // of which ran directly
+	sampled   atomic.Uint64     // calls that measured their CPU time
+	waiters   atomic.Uint64     // of which waited most of their time
+	cpu       atomic.Int64      // ns, over sampled calls
+	preempted atomic.Int64      // ns, over sampled calls
+	wall      atomic.Int64      // ns in the app less preempted, over sampled calls
+	waitWall  atomic.Int64      // the same, over the waiters
+	allWall   atomic.Int64      // ns in the app, all calls
+	gil       atomic.Int64      // ns waited for the GIL, all calls
+	queue     metrics.Histogram // waits for admission or a pool thread, all calls
+	clock     atomic.Int64      // the current tick
+	decision  [len(metrics.Decisions)]atomic.Uint64
 }
 
 // end counts a call that has ended, directly or on the pool. It reports
@@ -73,9 +74,7 @@ func (s *stats) end(tm *cpython.Timing, direct bool) (measured, waiter bool) {
 	}
 	s.allWall.Add(int64(tm.Wall))
 	s.gil.Add(int64(tm.GIL))
-	if tm.Queue > 0 {
-		s.queue.Add(int64(tm.Queue))
-	}
+	s.queue.Observe(metrics.QueueBounds[:], tm.Queue)
 	if tm.CPU < 0 {
 		return false, false
 	}
@@ -106,16 +105,13 @@ func (s *stats) flipped(toPool bool) {
 	}
 }
 
-// Decisions the controller counts.
+// Decisions the controller counts, as metrics.Decisions names them.
 const (
 	decGrow = iota
 	decShrink
 	decPool
 	decDirect
-	decisionKinds
 )
-
-var decisionNames = [decisionKinds]string{"grow", "shrink", "pool", "direct"}
 
 // sample is what the controller sees at a tick.
 type sample struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pogoserver/pogo/internal/cpython"
+	"github.com/pogoserver/pogo/internal/metrics"
 )
 
 // DefaultPrefetch is how much of a request body is read into memory in Go
@@ -446,13 +447,6 @@ func (g *Gateway) timedOut(ident uint64, what string) {
 	}
 }
 
-// Load returns the requests running in Python, the requests waiting for
-// a Python thread, and the Python threads.
-func (g *Gateway) Load() (busy, queued, threads int) {
-	st := g.Stats()
-	return st.Busy, st.Queued, st.Threads
-}
-
 // Stats are a gateway's figures about its Python threads.
 type Stats struct {
 	Threads int // Python threads: Pool + Direct
@@ -499,7 +493,7 @@ func (g *Gateway) Stats() Stats {
 		Ended:       ps.Ended,
 		Calls:       st.calls.Load(),
 		GILWait:     time.Duration(st.gil.Load()),
-		QueueWait:   time.Duration(st.queue.Load()),
+		QueueWait:   time.Duration(st.queue.Read(nil)),
 		Decisions:   map[string]uint64{},
 	}
 	if !g.fixed {
@@ -513,10 +507,35 @@ func (g *Gateway) Stats() Stats {
 		s.Preempted = time.Duration(float64(st.preempted.Load()) * scale)
 		s.Waiting = max(0, time.Duration(float64(st.allWall.Load()))-s.CPU-s.Preempted)
 	}
-	for k, name := range decisionNames {
+	for k, name := range metrics.Decisions {
 		s.Decisions[name] = st.decision[k].Load()
 	}
 	return s
+}
+
+// Metrics fills in s's figures about Python threads, reading a sample of
+// the busy pool threads to tell how many are blocked.
+func (g *Gateway) Metrics(s *metrics.Snapshot) {
+	st := g.Stats()
+	s.Busy, s.Queued, s.Threads, s.Limit = int64(st.Busy), int64(st.Queued), int64(st.Threads), int64(st.Limit)
+	if g.direct != nil {
+		s.Limit++ // the direct path's one
+	}
+	// (A direct call rarely blocks for long: its path goes to the pool.)
+	if _, busy, _ := g.adm.load(); busy > 0 {
+		t := g.pool.Sample(64)
+		if seen := t.Running + t.GIL + t.Futex + t.IO + t.Client; seen > 0 {
+			s.Blocked = int64((busy*(t.Futex+t.IO+t.Client) + seen/2) / seen)
+		}
+	}
+	p := &s.Python
+	p.DirectCalls, p.PoolCalls = st.DirectCalls, st.PoolCalls
+	p.Started, p.Ended = st.Started, st.Ended
+	p.GILNanos = uint64(st.GILWait)
+	p.QueueNanos = g.stats.queue.Read(p.QueueBuckets[:])
+	for i, name := range metrics.Decisions {
+		p.Decisions[i] = st.Decisions[name]
+	}
 }
 
 // Stuck is the number of timed-out calls still running.
