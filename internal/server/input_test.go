@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,8 +20,13 @@ type inputResult struct {
 	Pieces        int     `json:"pieces"`
 	LinesOK       bool    `json:"lines_ok"`
 	ContentLength *string `json:"content_length"`
+	Terminated    bool    `json:"terminated"`
 	Head          string  `json:"head"`
 }
+
+// withSpool sets the gateway's SpoolMax (0: bodies past the prefetch
+// stream to the app).
+func withSpool(n int64) func(*setup) { return func(s *setup) { s.gw.SpoolMax = n } }
 
 // lines makes a body of n newline-terminated lines of varying length.
 func lines(n int) string {
@@ -44,7 +52,13 @@ func chunked(body string, size int) string {
 // (read in Go before dispatch) and large ones (streamed to the app), with
 // Content-Length and chunked framing.
 func TestInput(t *testing.T) {
-	s := start(t, "input_app:app")
+	for _, spool := range []int64{0, 1 << 20} {
+		t.Run(fmt.Sprintf("spool=%d", spool), func(t *testing.T) { testInput(t, spool) })
+	}
+}
+
+func testInput(t *testing.T, spool int64) {
+	s := start(t, "input_app:app", withSpool(spool))
 	bodies := map[string]string{
 		"empty": "",
 		"small": lines(20),
@@ -93,26 +107,121 @@ func TestInput(t *testing.T) {
 	}
 }
 
-// TestInputContentLength: a chunked body small enough to be read whole is
-// given a CONTENT_LENGTH, so apps that trust it (Django) see the body.
+// TestInputContentLength: a chunked body read whole before the call
+// (prefetched, or spooled) is given a CONTENT_LENGTH whatever its size,
+// so apps that trust it (Django) see the body; one streamed to the app
+// (--spool-max 0, or longer than it) has none and is marked terminated.
 func TestInputContentLength(t *testing.T) {
-	s := start(t, "input_app:app")
+	large := lines(20000) // over wsgi.DefaultPrefetch
+	n := strconv.Itoa(len(large))
 	for _, tc := range []struct {
-		name, req string
-		want      *string
+		name  string
+		spool int64
+		req   string
+		want  *string
+		body  string
 	}{
-		{"length", "Content-Length: 5\r\n\r\nhello", ptr("5")},
-		{"small chunked", "Transfer-Encoding: chunked\r\n\r\n" + chunked("hello", 2), ptr("5")},
-		{"large chunked", "Transfer-Encoding: chunked\r\n\r\n" + chunked(lines(20000), 4096), nil}, // over wsgi.DefaultPrefetch
+		{"length", 0, "Content-Length: 5\r\n\r\nhello", ptr("5"), "hello"},
+		{"small chunked", 0, "Transfer-Encoding: chunked\r\n\r\n" + chunked("hello", 2), ptr("5"), "hello"},
+		{"large chunked, streamed", 0, "Transfer-Encoding: chunked\r\n\r\n" + chunked(large, 4096), nil, large},
+		{"large chunked, spooled", 1 << 20, "Transfer-Encoding: chunked\r\n\r\n" + chunked(large, 4096), &n, large},
+		{"large chunked, over the spool", int64(len(large) - 1), "Transfer-Encoding: chunked\r\n\r\n" + chunked(large, 4096), nil, large},
+		{"large length, spooled", 1 << 20, "Content-Length: " + n + "\r\n\r\n" + large, &n, large},
+		{"large length, streamed", 0, "Content-Length: " + n + "\r\n\r\n" + large, &n, large},
 	} {
-		c := dial(t, s.Addr)
-		c.send("POST /read HTTP/1.1\r\nHost: x\r\n" + tc.req)
-		_, out := c.response("POST")
-		var r inputResult
-		json.Unmarshal([]byte(out), &r)
-		if (r.ContentLength == nil) != (tc.want == nil) || (r.ContentLength != nil && *r.ContentLength != *tc.want) {
-			t.Errorf("%s: CONTENT_LENGTH %v, want %v", tc.name, deref(r.ContentLength), deref(tc.want))
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, "input_app:app", withSpool(tc.spool))
+			c := dial(t, s.Addr)
+			c.send("POST /read HTTP/1.1\r\nHost: x\r\n" + tc.req)
+			_, out := c.response("POST")
+			var r inputResult
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if (r.ContentLength == nil) != (tc.want == nil) || (r.ContentLength != nil && *r.ContentLength != *tc.want) {
+				t.Errorf("CONTENT_LENGTH %v, want %v", deref(r.ContentLength), deref(tc.want))
+			}
+			// pogo's wsgi.input ends at the body's end whatever the
+			// framing: terminated, which apps need to read a body
+			// without a CONTENT_LENGTH.
+			if !r.Terminated {
+				t.Error("wsgi.input_terminated is not true")
+			}
+			if want := len(tc.body); r.Len != want {
+				t.Errorf("read %d bytes, want %d", r.Len, want)
+			}
+		})
+	}
+}
+
+// spoolFiles lists this process's open files in dir that are unlinked
+// spool files.
+func spoolFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open []string
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, filepath.Join(dir, "pogo-body-")) {
+			open = append(open, target)
 		}
+	}
+	return open
+}
+
+// TestSpoolSlowUpload: a 10 MB upload that trickles in is spooled in Go
+// before the app is called, so with a single Python thread other
+// requests are served while it arrives; the app then reads all of it,
+// and the spool file, unlinked from the start, is closed afterwards.
+func TestSpoolSlowUpload(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	s := start(t, "input_app:app", withThreads(1), withSpool(64<<20))
+	body := strings.Repeat("0123456789abcdef", 10<<20/16)
+	for _, framing := range []string{"length", "chunked"} {
+		t.Run(framing, func(t *testing.T) {
+			up := dial(t, s.Addr)
+			head := "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+			wire := body
+			if framing == "chunked" {
+				head = "POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+				wire = chunked(body, 64<<10)
+			}
+			up.send(head + wire[:1<<20])
+			waitFor(t, "the spool file", func() bool { return len(spoolFiles(t, dir)) == 1 })
+			if names, _ := os.ReadDir(dir); len(names) != 0 {
+				t.Errorf("spool file has a name: %v", names)
+			}
+			// The upload is a tenth in: the one Python thread is free.
+			for i := range 10 {
+				if code, out := get(t, s.URL+"/none"); code != 200 || !strings.Contains(out, `"len": 0`) {
+					t.Fatalf("request %d during the upload: %d %s", i, code, out)
+				}
+			}
+			if st := s.GW.Stats(); st.Busy != 0 || st.Calls < 10 {
+				t.Errorf("during the upload: %d requests in Python, %d served; want 0 and at least 10", st.Busy, st.Calls)
+			}
+			for rest := wire[1<<20:]; len(rest) > 0; rest = rest[min(len(rest), 1<<20):] {
+				up.send(rest[:min(len(rest), 1<<20)])
+			}
+			resp, out := up.response("POST")
+			var r inputResult
+			if err := json.Unmarshal([]byte(out), &r); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%d %v: %s", resp.StatusCode, err, out)
+			}
+			sum := sha256.Sum256([]byte(body))
+			if r.Len != len(body) || r.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("the app read %d bytes, want %d (all)", r.Len, len(body))
+			}
+			if r.ContentLength == nil || *r.ContentLength != strconv.Itoa(len(body)) {
+				t.Errorf("CONTENT_LENGTH %v, want %d", deref(r.ContentLength), len(body))
+			}
+			// The response has been written: the spool is closed.
+			waitFor(t, "the spool file to close", func() bool { return len(spoolFiles(t, dir)) == 0 })
+		})
 	}
 }
 
@@ -123,4 +232,25 @@ func deref(p *string) string {
 		return "<unset>"
 	}
 	return *p
+}
+
+// TestSpoolExpectContinue: with spooling, a request that expects 100
+// Continue gets it from Go, which then reads the body before the call.
+func TestSpoolExpectContinue(t *testing.T) {
+	s := start(t, "input_app:app", withSpool(64<<20))
+	body := lines(20000) // over the prefetch: spooled
+	c := dial(t, s.Addr)
+	c.send("POST /read HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	if line, err := c.br.ReadString('\n'); err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("before the body: %q, %v; want 100 Continue", line, err)
+	}
+	if line, _ := c.br.ReadString('\n'); line != "\r\n" {
+		t.Fatalf("100 Continue followed by %q", line)
+	}
+	c.send(body)
+	resp, out := c.response("POST")
+	var r inputResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil || resp.StatusCode != 200 || r.Len != len(body) {
+		t.Fatalf("%d %v: %s; want all %d bytes", resp.StatusCode, err, out, len(body))
+	}
 }

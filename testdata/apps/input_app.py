@@ -47,6 +47,7 @@ def app(environ, start_response):
         "pieces": len(chunks),
         "lines_ok": all(c.endswith(b"\n") for c in chunks[:-1]) if mode in ("readline", "readlines", "iter") else True,
         "content_length": environ.get("CONTENT_LENGTH"),
+        "terminated": environ.get("wsgi.input_terminated"),
         "head": data[:20].decode("latin-1"),
     }
     body = json.dumps(out, sort_keys=True).encode()
