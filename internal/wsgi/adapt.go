@@ -154,14 +154,16 @@ func (c *controller) decide(s sample) (limit int, kinds []int) {
 	t := s.threads
 	if busy := t.Running + t.GIL + t.Futex + t.IO + t.Client; busy > 0 {
 		// A thread blocked on a lock or condition waits for the app (a
-		// queue, an event: long polling) unless the calls want the CPU,
-		// when it is most likely the GIL.
+		// queue, an event: long polling), unless it may be the GIL: the
+		// GIL's word not yet known and the calls want the CPU.
 		io := t.IO
-		if c.demand < 0.5 {
+		if t.GILKnown || c.demand < 0.5 {
 			io += t.Futex
 		}
-		c.io = 0.7*c.io + 0.3*float64(io)/float64(busy)
-		c.client = 0.7*c.client + 0.3*float64(t.Client)/float64(busy)
+		// A look at one or two threads says less than one at eight.
+		w := 0.3 * float64(min(busy, threadSample)) / threadSample
+		c.io = (1-w)*c.io + w*float64(io)/float64(busy)
+		c.client = (1-w)*c.client + w*float64(t.Client)/float64(busy)
 	} else if s.running == 0 {
 		c.io *= 0.7
 		c.client *= 0.7
@@ -262,9 +264,15 @@ func (g *Gateway) longWaits(clock int64) int {
 		}
 		if c.look.seq != seq {
 			// The first look: where its CPU time stands. A direct call
-			// this long would hold up the direct path's next requests.
-			if c.direct.Load() && !g.diverted.Swap(true) {
+			// this long would hold up the direct path's next requests:
+			// those waiting go to the pool, it gives its slot to the
+			// next, and its path's next calls run on the pool.
+			if c.slot.CompareAndSwap(slotHeld, slotGiven) {
 				g.direct.divert()
+				g.direct.release()
+				if g.routes.observe(int(c.route.Load()), true) {
+					g.stats.flipped(true)
+				}
 			}
 			if cpu, ok := c.cc.CPUTime(); ok && c.seq.Load() == seq {
 				c.look = look{seq: seq, tick: clock, cpu: cpu}
@@ -277,7 +285,9 @@ func (g *Gateway) longWaits(clock int64) int {
 				continue
 			}
 			elapsed := time.Duration(clock-c.look.tick) * tick
-			c.look.waiting = 10*(cpu-c.look.cpu) < elapsed
+			// (A call that waits for the GIL uses no CPU either: not
+			// while the calls want a core.)
+			c.look.waiting = 10*(cpu-c.look.cpu) < elapsed && g.ctl.demand < 0.5
 			c.look.tick, c.look.cpu = clock, cpu
 			// Long, waiting or not: its path's next calls go to the pool.
 			if g.routes.observe(int(c.route.Load()), true) {
@@ -290,6 +300,13 @@ func (g *Gateway) longWaits(clock int64) int {
 	}
 	return waiting
 }
+
+// The states of a call's direct slot (call.slot).
+const (
+	slotNone  = iota // not on the direct path, or ended
+	slotHeld         // running directly, holding the slot
+	slotGiven        // running directly, its slot given back by longWaits
+)
 
 // look is the controller's view of a long call; owned by the control
 // goroutine.

@@ -99,16 +99,13 @@ type Gateway struct {
 	pool   *cpython.Pool
 	adm    *admission // the pool's calls: a limit the controller adapts, or Threads
 	direct *admission // the direct path's calls, one at a time (nil with a fixed Threads)
-	// diverted: the direct call has run long; until it ends, requests
-	// for the direct path go to the pool.
-	diverted atomic.Bool
-	fixed    bool // Options.Threads > 0
-	routes   routes
-	stats    stats
-	served   atomic.Uint64 // requests admitted to Python
-	stuck    atomic.Int64  // timed-out calls still running
-	done     chan struct{} // closed by Close: stops the controller and the watchdog
-	ctl      controller    // owned by the control goroutine
+	fixed  bool       // Options.Threads > 0
+	routes routes
+	stats  stats
+	served atomic.Uint64 // requests admitted to Python
+	stuck  atomic.Int64  // timed-out calls still running
+	done   chan struct{} // closed by Close: stops the controller and the watchdog
+	ctl    controller    // owned by the control goroutine
 
 	mu     sync.Mutex     // guards active, with a Timeout
 	active map[*call]bool // calls in Python, with a Timeout
@@ -235,11 +232,11 @@ type call struct {
 
 	// For the controller (adapt.go): the running call's number (0 when
 	// none runs) and the tick it began.
-	seq    atomic.Uint64
-	began  atomic.Int64
-	route  atomic.Int32 // its routes slot
-	direct atomic.Bool  // it runs on the direct path
-	look   look         // the controller's
+	seq   atomic.Uint64
+	began atomic.Int64
+	route atomic.Int32 // its routes slot
+	slot  atomic.Int32 // the direct path's slot: slotHeld while it runs there
+	look  look         // the controller's
 }
 
 func (g *Gateway) getCall() *call {
@@ -306,16 +303,16 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	}
 
 	// Where it runs: directly if its path is not known to wait.
-	// While a direct call runs long, the direct path's requests go to
-	// the pool instead of queueing behind it (adapt.go, longWaits).
 	route := slot(req.App, req.RequestURI)
-	direct := g.direct != nil && !g.diverted.Load() && g.routes.direct(route)
+	direct := g.direct != nil && g.routes.direct(route)
 	adm := g.adm
 	if direct {
 		adm = g.direct
 	}
 	ok, waited := adm.acquire(&c.wait)
 	if !ok && c.wait.diverted {
+		// The direct call ahead ran long: the pool, rather than the
+		// wait for the next (adapt.go, longWaits).
 		direct, adm = false, g.adm
 		var more time.Duration
 		ok, more = adm.acquire(&c.wait)
@@ -339,7 +336,9 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		flags |= cpython.CPUTime
 	}
 	c.route.Store(int32(route))
-	c.direct.Store(direct)
+	if direct {
+		c.slot.Store(slotHeld)
+	}
 	c.began.Store(g.stats.clock.Load())
 	c.seq.Store(seq)
 	if direct {
@@ -365,10 +364,11 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		delete(g.active, c)
 		g.mu.Unlock()
 	}
-	if direct {
-		g.diverted.Store(false)
+	// Before a buffered response is written. (A direct call that ran
+	// long has given its slot back already: see longWaits.)
+	if !direct || c.slot.Swap(slotNone) == slotHeld {
+		adm.release()
 	}
-	adm.release() // before a buffered response is written
 	if err != nil {
 		g.log.Error("Cannot run the request: "+err.Error(), "request", req.Method+" "+req.RequestURI)
 		return errNoThread
