@@ -286,10 +286,13 @@ func (p *Pool) Stats() PoolStats {
 // Sample is what some of a pool's busy threads were doing at one moment.
 type Sample struct {
 	Running int // on a CPU, or runnable
-	GIL     int // blocked taking the GIL to start the call, or after the client
-	Futex   int // blocked on another lock or condition (the app's, or the GIL in the app)
-	IO      int // blocked in another system call: I/O, a sleep
-	Client  int // waiting for the client for over a ms: reading the body, writing the response
+	GIL     int // blocked taking the GIL: to start the call, after Go, or in the app (on the futex word seen for the first)
+	Futex   int // blocked on another lock or condition: the app's (or the GIL, before GILKnown)
+	// GILKnown: the GIL's futex word has been seen, so waits for the GIL
+	// in the app count as GIL.
+	GILKnown bool
+	IO       int // blocked in another system call: I/O, a sleep
+	Client   int // waiting for the client for over a ms: reading the body, writing the response
 }
 
 // Sample looks at up to max busy threads (at most 64), the next ones
@@ -297,7 +300,7 @@ type Sample struct {
 func (p *Pool) Sample(max int) Sample {
 	var c C.pogo_pool_sample_counts
 	C.pogo_pool_sample(p.c, C.int(max), &c)
-	return Sample{Running: int(c.running), GIL: int(c.gil), Futex: int(c.futex), IO: int(c.io), Client: int(c.client)}
+	return Sample{Running: int(c.running), GIL: int(c.gil), Futex: int(c.futex), IO: int(c.io), Client: int(c.client), GILKnown: c.gil_known != 0}
 }
 
 func (p *Pool) dispatch() {

@@ -38,8 +38,25 @@ pogo_thread *pogo_thread_new(uintptr_t handle);
 void pogo_thread_end(pogo_thread *t);
 
 /* pool.c: on a pool thread running a job, ask Go to do op (the job's
- * arguments set) and wait for its answer; call with the GIL released. */
+ * arguments set) and wait for its answer; call with the GIL released.
+ * The arguments may be set only once a posted write is settled: call
+ * pogo_settle before. Returns -1 without asking if a write has failed,
+ * except for POGO_OP_LOG. */
 int64_t pogo_ask(pogo_job *j, int op);
+
+/* pogo_post_write, on a pool thread running job j, copies head and the n
+ * bytes at p and posts a POGO_OP_WRITE of them without waiting for Go's
+ * answer, so the thread goes on with the app while Go writes; at most one
+ * is outstanding: it first waits for the last one (pogo_settle), and so
+ * do pogo_ask and the end of the job. Returns -1 if a write has failed
+ * (the client is gone), else 0. Call with the GIL released, or held if
+ * !pogo_write_pending() (then it does not block). */
+int pogo_post_write(pogo_job *j, const char *head, size_t head_len, const char *p, size_t n);
+/* pogo_write_pending reports whether the calling pool thread has a posted
+ * write Go has not answered yet. */
+int pogo_write_pending(void);
+/* pogo_settle waits for the posted write, if any: -1 if a write failed. */
+int pogo_settle(pogo_job *j);
 
 /* pogo_take_gil is PyEval_RestoreThread(ts), marked on a pool thread as
  * a wait for the GIL (pogo_pool_sample). */

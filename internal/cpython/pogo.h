@@ -256,10 +256,11 @@ void pogo_pool_stats_get(pogo_pool *p, pogo_pool_stats *s);
 /* What busy pool threads are doing, from /proc/self/task/TID/syscall. */
 typedef struct {
 	int running; /* on a CPU or runnable */
-	int gil;     /* blocked taking the GIL to start the call or after asking Go */
-	int futex;   /* blocked on another lock or condition: the app's, or the GIL in the app */
+	int gil;     /* blocked taking the GIL: to start the call, after asking Go, or in the app */
+	int futex;   /* blocked on another lock or condition: the app's (or the GIL, before gil_known) */
 	int io;      /* blocked in another system call: I/O, a sleep */
 	int client;  /* waiting for Go for over a ms: the client's socket (a shorter wait counts as running) */
+	int gil_known; /* the GIL's futex word has been seen: waits for it in the app count as gil */
 } pogo_pool_sample_counts;
 
 /* pogo_pool_sample looks at up to max (at most 64) busy threads, taking

@@ -37,6 +37,13 @@ typedef struct worker {
 	pid_t tid;
 	int busy;   /* running a job; guarded by mu */
 	int64_t asking; /* since when it waits for Go in pogo_ask, 0 if it does not (atomic) */
+	/* A write posted by pogo_post_write, not yet answered: the reply
+	 * count it waits to change, and the copy it sent. */
+	int posted;
+	uint32_t posted_seq;
+	int write_failed; /* a posted write failed: the client is gone */
+	char *wbuf;
+	size_t wcap;
 	int taking; /* waiting for the GIL in pogo_take_gil (atomic) */
 } worker;
 
@@ -60,6 +67,7 @@ struct pogo_pool {
 	int nidle;
 	worker *all;  /* every thread, for pogo_pool_sample */
 	unsigned sample_from; /* where the next sample starts */
+	unsigned long gil_word; /* the futex word GIL waiters were seen on (atomic) */
 	int threads;  /* running or starting */
 	int starting; /* started, not yet looking for a job */
 	int busy;
@@ -178,17 +186,80 @@ int pogo_pool_events(pogo_pool *p, uintptr_t *out, int cap)
 	return n;
 }
 
-int64_t pogo_ask(pogo_job *j, int op)
+/* await waits for Go's answer to j's op, posted when its reply count was
+ * seq, marking the thread as waiting for Go. */
+static void await(pogo_job *j, uint32_t seq)
 {
-	uint32_t seq = __atomic_load_n(&j->reply, __ATOMIC_ACQUIRE);
-	j->op = op;
+	if (__atomic_load_n(&j->reply, __ATOMIC_ACQUIRE) != seq)
+		return;
 	if (self != NULL)
 		__atomic_store_n(&self->asking, pogo_now_ns(), __ATOMIC_RELAXED);
-	post(j->pool, j);
 	while (__atomic_load_n(&j->reply, __ATOMIC_ACQUIRE) == seq)
 		futex_wait(&j->reply, seq);
 	if (self != NULL)
 		__atomic_store_n(&self->asking, 0, __ATOMIC_RELAXED);
+}
+
+int pogo_write_pending(void)
+{
+	worker *w = self;
+	return w != NULL && w->posted &&
+	       __atomic_load_n(&pogo_current_job->reply, __ATOMIC_ACQUIRE) == w->posted_seq;
+}
+
+int pogo_settle(pogo_job *j)
+{
+	worker *w = self;
+	if (w == NULL || !w->posted)
+		return w != NULL && w->write_failed ? -1 : 0;
+	await(j, w->posted_seq);
+	w->posted = 0;
+	if (j->ret < 0)
+		w->write_failed = 1;
+	return w->write_failed ? -1 : 0;
+}
+
+int pogo_post_write(pogo_job *j, const char *head, size_t head_len, const char *p, size_t n)
+{
+	worker *w = self;
+	if (pogo_settle(j) < 0)
+		return -1;
+	size_t need = head_len + n;
+	if (need > w->wcap) {
+		char *b = realloc(w->wbuf, need);
+		if (b == NULL) {
+			/* No room for a copy: the write waits instead. */
+			j->head = (char *)head;
+			j->head_len = head_len;
+			j->p = (char *)p;
+			j->n = n;
+			return (int)pogo_ask(j, POGO_OP_WRITE);
+		}
+		w->wbuf = b;
+		w->wcap = need;
+	}
+	if (head_len > 0)
+		memcpy(w->wbuf, head, head_len);
+	memcpy(w->wbuf + head_len, p, n);
+	j->head = head_len > 0 ? w->wbuf : NULL;
+	j->head_len = head_len;
+	j->p = w->wbuf + head_len;
+	j->n = n;
+	w->posted_seq = __atomic_load_n(&j->reply, __ATOMIC_ACQUIRE);
+	w->posted = 1;
+	j->op = POGO_OP_WRITE;
+	post(j->pool, j);
+	return 0;
+}
+
+int64_t pogo_ask(pogo_job *j, int op)
+{
+	if (pogo_settle(j) < 0 && op != POGO_OP_LOG)
+		return -1; /* the client is gone: nothing more to read or write */
+	uint32_t seq = __atomic_load_n(&j->reply, __ATOMIC_ACQUIRE);
+	j->op = op;
+	post(j->pool, j);
+	await(j, seq);
 	return j->ret;
 }
 
@@ -210,6 +281,8 @@ static void run(pogo_pool *p, pogo_thread *t, pogo_job *j)
 	pogo_current_job = j;
 	pogo_call(t, j->app, j->env, j->env_len, j->body, j->body_len, j->flags,
 	          j->scratch, j->scratch_cap, &j->out);
+	pogo_settle(j); /* the last posted write: done before the job is Go's */
+	self->posted = self->write_failed = 0;
 	pogo_current_job = NULL;
 	t->job = NULL;
 	j->out.queue_ns = start - j->submitted_ns;
@@ -335,6 +408,7 @@ static void *thread_main(void *arg)
 	 * threading.local data is there. */
 	pogo_thread_end(t);
 	pogo_sched_close();
+	free(w.wbuf);
 	self = NULL;
 	pthread_mutex_lock(&p->mu);
 	p->threads--;
@@ -446,13 +520,14 @@ void pogo_pool_set(pogo_pool *p, int cap, int keep, int64_t idle_ns)
 }
 
 /* state reads what thread tid is doing from /proc: running (or
- * runnable), blocked in futex (a lock, a condition, the GIL), or blocked
- * in another system call (I/O, a sleep). Returns -1 if it cannot tell. */
+ * runnable), blocked in futex (a lock, a condition, the GIL) on the word
+ * at *addr, or blocked in another system call (I/O, a sleep). Returns -1
+ * if it cannot tell. */
 enum { RUNNING, FUTEX, IO };
 
-static int state(pid_t tid)
+static int state(pid_t tid, unsigned long *addr)
 {
-	char path[64], b[32];
+	char path[64], b[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -464,10 +539,23 @@ static int state(pid_t tid)
 	b[n] = '\0';
 	if (strncmp(b, "running", 7) == 0)
 		return RUNNING;
-	long nr = strtol(b, NULL, 10);
+	char *end;
+	long nr = strtol(b, &end, 10);
 	if (nr < 0)
 		return RUNNING; /* preempted in user space */
-	return nr == SYS_futex ? FUTEX : IO;
+	if (nr != SYS_futex)
+		return IO;
+	*addr = strtoul(end, NULL, 16); /* "NR 0xADDR 0xOP ..." */
+	return FUTEX;
+}
+
+/* near_gil reports whether futex word addr is one of the GIL's: its
+ * condition (gil), or next to it its mutex and the pair a thread told to
+ * drop the GIL waits on until another has taken it (CPython keeps the
+ * four together). */
+static int near_gil(unsigned long addr, unsigned long gil)
+{
+	return gil != 0 && addr + 256 > gil && addr < gil + 256;
 }
 
 void pogo_pool_sample(pogo_pool *p, int max, pogo_pool_sample_counts *c)
@@ -501,6 +589,19 @@ void pogo_pool_sample(pogo_pool *p, int max, pogo_pool_sample_counts *c)
 	p->sample_from += (unsigned)n;
 	pthread_mutex_unlock(&p->mu);
 	int64_t now = pogo_now_ns();
+	int st[64];
+	unsigned long addr[64];
+	for (int i = 0; i < n; i++) {
+		st[i] = asking[i] != 0 ? -1 : state(tids[i], &addr[i]);
+		/* A thread in pogo_take_gil blocked in futex waits on the
+		 * GIL's condition: the word every thread waiting for the GIL
+		 * waits on, in the app too (after a sleep, or told to drop
+		 * it), where nothing else marks it. */
+		if (st[i] == FUTEX && taking[i])
+			__atomic_store_n(&p->gil_word, addr[i], __ATOMIC_RELAXED);
+	}
+	unsigned long gil = __atomic_load_n(&p->gil_word, __ATOMIC_RELAXED);
+	c->gil_known = gil != 0;
 	for (int i = 0; i < n; i++) {
 		if (asking[i] != 0) {
 			/* Waiting for Go: for the client's socket if for long, else
@@ -511,12 +612,12 @@ void pogo_pool_sample(pogo_pool *p, int max, pogo_pool_sample_counts *c)
 				c->running++;
 			continue;
 		}
-		switch (state(tids[i])) {
+		switch (st[i]) {
 		case RUNNING:
 			c->running++;
 			break;
 		case FUTEX:
-			if (taking[i])
+			if (taking[i] || near_gil(addr[i], gil))
 				c->gil++;
 			else
 				c->futex++;
