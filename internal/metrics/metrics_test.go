@@ -118,9 +118,9 @@ func TestWrite(t *testing.T) {
 		`pogo_adaptive_decisions_total{kind="grow"}`:       "3",
 		`pogo_adaptive_decisions_total{kind="pool"}`:       "1",
 		`pogo_adaptive_decisions_total{kind="direct"}`:     "0",
-		`pogo_workers`:                                     "2",
-		`pogo_worker_restarts_total`:                       "3",
-		`pogo_worker_deaths_total`:                         "1",
+		`pogo_workers`:               "2",
+		`pogo_worker_restarts_total`: "3",
+		`pogo_worker_deaths_total`:   "1",
 	} {
 		if samples[name] != want {
 			t.Errorf("%s = %q, want %s", name, samples[name], want)
