@@ -8,16 +8,18 @@ import (
 
 // admission bounds how many requests run in Python at once: a semaphore
 // whose size the controller changes while it is in use. Waiters are
-// served first come, first served, and at most max of them wait; beyond
-// that acquire fails at once (the caller answers 503).
+// served first come, first served, and at most max of them wait, counted
+// in all with those of the admissions that share it; beyond that acquire
+// fails at once (the caller answers 503).
 type admission struct {
 	mu      sync.Mutex
-	limit   int          // requests allowed in Python; guarded by mu
-	running int          // requests admitted; guarded by mu
-	max     int          // most waiters; immutable
-	head    *waiter      // FIFO of waiters; guarded by mu
-	tail    *waiter      // guarded by mu
-	queued  atomic.Int64 // len of the FIFO, readable without mu
+	limit   int           // requests allowed in Python; guarded by mu
+	running int           // requests admitted; guarded by mu
+	max     int           // most waiters; immutable
+	head    *waiter       // FIFO of waiters; guarded by mu
+	tail    *waiter       // guarded by mu
+	queued  atomic.Int64  // len of the FIFO, readable without mu
+	all     *atomic.Int64 // waiters of every admission sharing the bound
 }
 
 // waiter is a request waiting for admission, owned by its goroutine.
@@ -29,8 +31,14 @@ type waiter struct {
 
 func newWaiter() waiter { return waiter{ready: make(chan struct{}, 1)} }
 
-func newAdmission(limit, max int) *admission {
-	return &admission{limit: limit, max: max}
+// newAdmission makes an admission; all, if not nil, counts its waiters
+// together with another's.
+func newAdmission(limit, max int, all *atomic.Int64) *admission {
+	a := &admission{limit: limit, max: max, all: all}
+	if all == nil {
+		a.all = new(atomic.Int64)
+	}
+	return a
 }
 
 // acquire takes a slot, waiting behind earlier waiters. It returns false
@@ -43,7 +51,7 @@ func (a *admission) acquire(w *waiter) (ok bool, waited time.Duration) {
 		a.mu.Unlock()
 		return true, 0
 	}
-	if int(a.queued.Load()) >= a.max {
+	if int(a.all.Load()) >= a.max {
 		a.mu.Unlock()
 		return false, 0
 	}
@@ -56,6 +64,7 @@ func (a *admission) acquire(w *waiter) (ok bool, waited time.Duration) {
 	}
 	a.tail = w
 	a.queued.Add(1)
+	a.all.Add(1)
 	a.mu.Unlock()
 	<-w.ready
 	return !w.diverted, time.Since(start)
@@ -120,6 +129,7 @@ func (a *admission) pop() *waiter {
 		a.tail = nil
 	}
 	a.queued.Add(-1)
+	a.all.Add(-1)
 	return w
 }
 

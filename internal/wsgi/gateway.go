@@ -100,12 +100,15 @@ type Gateway struct {
 	adm    *admission // the pool's calls: a limit the controller adapts, or Threads
 	direct *admission // the direct path's calls, one at a time (nil with a fixed Threads)
 	fixed  bool       // Options.Threads > 0
-	routes routes
-	stats  stats
-	served atomic.Uint64 // requests admitted to Python
-	stuck  atomic.Int64  // timed-out calls still running
-	done   chan struct{} // closed by Close: stops the controller and the watchdog
-	ctl    controller    // owned by the control goroutine
+	// waiting counts the requests waiting in either admission: at
+	// most QueueSize in all.
+	waiting atomic.Int64
+	routes  routes
+	stats   stats
+	served  atomic.Uint64 // requests admitted to Python
+	stuck   atomic.Int64  // timed-out calls still running
+	done    chan struct{} // closed by Close: stops the controller and the watchdog
+	ctl     controller    // owned by the control goroutine
 
 	mu     sync.Mutex     // guards active, with a Timeout
 	active map[*call]bool // calls in Python, with a Timeout
@@ -152,14 +155,14 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 		po = cpython.PoolOptions{Cap: opts.MaxThreads - direct, IdleTimeout: opts.ThreadIdleTimeout}
 		g.ctl = newController(opts.MaxThreads - direct)
 		limit = g.ctl.limit
-		g.direct = newAdmission(1, opts.QueueSize)
+		g.direct = newAdmission(1, opts.QueueSize, &g.waiting)
 	}
 	pool, err := cpython.NewPool(po)
 	if err != nil {
 		return nil, err
 	}
 	g.pool = pool
-	g.adm = newAdmission(limit, opts.QueueSize)
+	g.adm = newAdmission(limit, opts.QueueSize, &g.waiting)
 	if opts.Timeout > 0 {
 		g.active = make(map[*call]bool)
 		go g.watch()
