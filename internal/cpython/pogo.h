@@ -243,7 +243,10 @@ int pogo_pool_submit(pogo_pool *p, pogo_job *j);
 int pogo_pool_events(pogo_pool *p, uintptr_t *out, int cap);
 
 /* pogo_job_reply answers the op of a job taken from pogo_pool_events
- * (not POGO_OP_DONE) with ret, and lets its thread go on. */
+ * (not POGO_OP_DONE) with ret, and lets its thread go on. A thread may
+ * post a small POGO_OP_WRITE and go on with the app before the answer
+ * (p and head then point to the thread's own copy, valid until the
+ * reply); it posts nothing more for the job until the answer has come. */
 void pogo_job_reply(pogo_job *j, int64_t ret);
 
 typedef struct {
