@@ -44,6 +44,17 @@ const (
 	// threadSample is how many busy pool threads the controller looks at
 	// each tick (a few µs each).
 	threadSample = 8
+	// While the calls of paths that wait start more often than
+	// shareAbove a second, the paths that run go to the pool as well,
+	// until they start less often than shareBelow. Each such call takes
+	// the GIL at least twice (to start, and after its wait); against
+	// thousands of takes a second the one direct thread, which takes it
+	// as one of a crowd of pool threads, gets it last (a Flask route's
+	// p99 went from 20 ms alone to 110-190 ms beside /io10 at 7-9k req/s;
+	// on the pool, in turn with the others, 50 ms). Server-sent events
+	// (a few hundred a second) stay below.
+	shareAbove = 2000
+	shareBelow = 1000
 )
 
 // stats are the gateway's running totals, added to by every call.
@@ -52,6 +63,7 @@ type stats struct {
 	mask      atomic.Uint64     // a call measures its CPU time if seq&mask == 0
 	calls     atomic.Uint64     // calls ended
 	direct    atomic.Uint64     // of which ran directly
+	waitCalls atomic.Uint64     // calls started of paths predicted to wait
 	sampled   atomic.Uint64     // calls that measured their CPU time
 	waiters   atomic.Uint64     // of which waited most of their time
 	cpu       atomic.Int64      // ns, over sampled calls
@@ -136,6 +148,7 @@ type controller struct {
 	demand    float64 // cores of CPU the calls wanted (ran or were preempted)
 	io        float64 // share of busy pool threads waiting on I/O (or the app)
 	client    float64 // share waiting on the client's socket (or a busy Go)
+	waitRate  float64 // calls of paths that wait started a second
 }
 
 func newController(max int) controller {
@@ -193,8 +206,8 @@ func (g *Gateway) control() {
 	defer t.Stop()
 	last := time.Now()
 	var prev struct {
-		calls, sampled, waiters        uint64
-		cpu, preempted, wall, waitWall int64
+		calls, sampled, waiters, waitCalls uint64
+		cpu, preempted, wall, waitWall     int64
 	}
 	st := &g.stats
 	for {
@@ -226,6 +239,17 @@ func (g *Gateway) control() {
 			prev.calls, prev.sampled, prev.waiters = calls, sampled, waiters
 			prev.cpu, prev.preempted, prev.wall, prev.waitWall = cpu, preempted, wall, waitWall
 			newLimit, kinds := g.ctl.decide(s)
+			wc := st.waitCalls.Load()
+			g.ctl.waitRate = 0.7*g.ctl.waitRate + 0.3*float64(wc-prev.waitCalls)/s.dt.Seconds()
+			prev.waitCalls = wc
+			switch shared := g.shared.Load(); {
+			case !shared && g.ctl.waitRate > shareAbove:
+				g.shared.Store(true)
+				kinds = append(kinds, decPool)
+			case shared && g.ctl.waitRate < shareBelow:
+				g.shared.Store(false)
+				kinds = append(kinds, decDirect)
+			}
 			if debugAdapt && (s.calls > 0 || len(kinds) > 0) {
 				fmt.Fprintf(os.Stderr, "adapt: %+v demand=%.2f io=%.2f -> limit %d %v\n", s, g.ctl.demand, g.ctl.io, newLimit, kinds)
 			}

@@ -100,6 +100,8 @@ type Gateway struct {
 	adm    *admission // the pool's calls: a limit the controller adapts, or Threads
 	direct *admission // the direct path's calls, one at a time (nil with a fixed Threads)
 	fixed  bool       // Options.Threads > 0
+	// shared: the paths that run go to the pool too (adapt.go).
+	shared atomic.Bool
 	// waiting counts the requests waiting in either admission: at
 	// most QueueSize in all.
 	waiting atomic.Int64
@@ -305,9 +307,18 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		c.scratch = make([]byte, scratchSize)
 	}
 
-	// Where it runs: directly if its path is not known to wait.
+	// Where it runs: directly if its path is not known to wait, and the
+	// pool's calls do not take the GIL so often that one direct thread
+	// would lose it to them over and over (adapt.go, shared).
 	route := slot(req.App, req.RequestURI)
-	direct := g.direct != nil && g.routes.direct(route)
+	direct := false
+	if g.direct != nil {
+		if g.routes.direct(route) {
+			direct = !g.shared.Load()
+		} else {
+			g.stats.waitCalls.Add(1)
+		}
+	}
 	adm := g.adm
 	if direct {
 		adm = g.direct
