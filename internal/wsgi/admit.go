@@ -80,12 +80,7 @@ func (a *admission) divert() {
 		gone = w
 	}
 	a.mu.Unlock()
-	for gone != nil {
-		w := gone
-		gone = w.next
-		w.diverted = true
-		w.ready <- struct{}{}
-	}
+	signal(gone, true)
 }
 
 // release gives the slot back: to the first waiter, unless the limit has
@@ -114,9 +109,16 @@ func (a *admission) setLimit(n int) {
 		ready = w
 	}
 	a.mu.Unlock()
-	for ready != nil {
-		w := ready
-		ready = w.next
+	signal(ready, false)
+}
+
+// signal ends the waits of a list of waiters taken off the FIFO: with a
+// slot each, or diverted.
+func signal(list *waiter, diverted bool) {
+	for list != nil {
+		w := list
+		list = w.next
+		w.diverted = diverted
 		w.ready <- struct{}{}
 	}
 }
