@@ -687,6 +687,15 @@ func TestAdaptiveMetrics(t *testing.T) {
 	t.Parallel()
 	s := start(t, pogo("-b", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0", "--thread-idle-timeout", "0.2", "adapt_app:app"))
 	base, url := s.metricsURL(t), s.url(t)
+	// One at a time, calls that wait: their path is moved to the pool.
+	// (Each is seen waiting when it ends; a few sightings flip a path.)
+	for range 4 {
+		if code, _ := get(t, client, url+"/sleep?0.03"); code != 200 {
+			t.Fatalf("/sleep: %d", code)
+		}
+	}
+	waitMetric(t, base, `pogo_adaptive_decisions_total{kind="pool"}`, 1)
+
 	const n = 20
 	key := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var wg sync.WaitGroup
@@ -701,12 +710,18 @@ func TestAdaptiveMetrics(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	m := waitMetric(t, base, `pogo_requests_total{class="2xx"}`, n)
-	if m[`pogo_python_calls_total{path="pool"}`] < n-1 || m["pogo_python_threads_started_total"] < n-1 ||
-		m[`pogo_adaptive_decisions_total{kind="grow"}`] < 1 || m[`pogo_adaptive_decisions_total{kind="pool"}`] < 1 {
-		t.Errorf("after %d waiting requests: pool calls %v, threads started %v, decisions grow %v pool %v",
-			n, m[`pogo_python_calls_total{path="pool"}`], m["pogo_python_threads_started_total"],
-			m[`pogo_adaptive_decisions_total{kind="grow"}`], m[`pogo_adaptive_decisions_total{kind="pool"}`])
+	// The path is learnt while its first calls run: each direct call the
+	// controller sees running long gives its slot back and counts once
+	// against the path, which flips after a few. Which of the 20 arrive
+	// before it flips is up to the scheduler; that all are counted, that
+	// most ran on the pool, and that each pool call had its own thread is
+	// not.
+	m := waitMetric(t, base, `pogo_requests_total{class="2xx"}`, n+4)
+	pool, direct := m[`pogo_python_calls_total{path="pool"}`], m[`pogo_python_calls_total{path="direct"}`]
+	started := m["pogo_python_threads_started_total"]
+	if pool+direct != n+4 || pool < n/2 || started < pool-4 || m[`pogo_adaptive_decisions_total{kind="grow"}`] < 1 {
+		t.Errorf("after 4 + %d waiting requests: calls pool %v direct %v, threads started %v, grown %v times",
+			n, pool, direct, started, m[`pogo_adaptive_decisions_total{kind="grow"}`])
 	}
 	if m[`pogo_queue_wait_seconds_count`] < n {
 		t.Errorf("queue waits counted %v, want >= %d", m[`pogo_queue_wait_seconds_count`], n)
@@ -741,8 +756,8 @@ func TestAdaptiveMetrics(t *testing.T) {
 	}
 
 	// Idle: the pool's threads end, and the gauge follows.
-	m = waitMetric(t, base, "pogo_python_threads_ended_total", n-1)
-	if m["pogo_python_threads"] >= n {
+	m = waitMetric(t, base, "pogo_python_threads_ended_total", started)
+	if m["pogo_python_threads"] >= started {
 		t.Errorf("%v Python threads after %v ended idle", m["pogo_python_threads"], m["pogo_python_threads_ended_total"])
 	}
 }
