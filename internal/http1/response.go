@@ -34,6 +34,7 @@ type ResponseWriter struct {
 func (w *ResponseWriter) reset(c *conn) {
 	*w = ResponseWriter{c: c, head: w.head[:0], iov: w.iov[:0]}
 	c.resp.Store(respNone)
+	c.answered.Store(0)
 }
 
 // Who writes the response (conn.resp).
@@ -69,6 +70,7 @@ func (w *ResponseWriter) Abandon(status int, reason string) {
 		h = strconv.AppendInt(h, int64(len(body)), 10)
 		h = append(h, "\r\nConnection: close\r\n\r\n"...)
 		h = append(h, body...)
+		c.answered.Store(int64(status)<<32 | int64(len(body)))
 		c.rwc.SetWriteDeadline(time.Now().Add(abandonLinger))
 		c.rwc.Write(h)
 		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
@@ -82,11 +84,23 @@ func (w *ResponseWriter) Abandon(status int, reason string) {
 	c.rwc.Close()
 }
 
-// Status is the status written, 0 if none yet.
-func (w *ResponseWriter) Status() int { return w.status }
+// Status is the status written, 0 if none yet: the handler's, or the one
+// Abandon answered with in its place (whatever the handler wrote later).
+func (w *ResponseWriter) Status() int {
+	if a := w.c.answered.Load(); a != 0 {
+		return int(a >> 32)
+	}
+	return w.status
+}
 
-// Written is the number of body bytes written.
-func (w *ResponseWriter) Written() int64 { return w.written }
+// Written is the number of body bytes written, by the handler or by
+// Abandon.
+func (w *ResponseWriter) Written() int64 {
+	if a := w.c.answered.Load(); a != 0 {
+		return a & (1<<32 - 1)
+	}
+	return w.written
+}
 
 // HeaderField is one response header line.
 type HeaderField struct{ Name, Value string }

@@ -262,6 +262,9 @@ type conn struct {
 	// abandoned is set by Abandon: Shutdown no longer waits for the
 	// connection, whose goroutine is stuck in the handler.
 	abandoned atomic.Bool
+	// answered is what Abandon sent in the handler's place: its status
+	// << 32 | its body's length; 0 if nothing.
+	answered atomic.Int64
 
 	writeDeadline time.Time // the write deadline set on rwc
 }

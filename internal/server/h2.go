@@ -153,7 +153,8 @@ func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hdr.Set("Retry-After", herr.RetryAfter)
 		}
 		w.WriteHeader(herr.Status)
-		io.WriteString(w, strconv.Itoa(herr.Status)+" "+herr.Reason+"\n")
+		n, _ := io.WriteString(w, strconv.Itoa(herr.Status)+" "+herr.Reason+"\n")
+		x.bytes += int64(n)
 	default:
 		// Reset the stream: the client sees the response fail, never a
 		// corrupt one.
