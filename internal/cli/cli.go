@@ -357,6 +357,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 						log.Error("Cannot reopen a log file", "err", err)
 					}
 				}
+				log.Info("Reopened the log files")
 				continue
 			}
 			stop, now := stops(sig, worker != nil)

@@ -507,7 +507,7 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 		resp.Body.Close()
 		done <- response{resp.StatusCode, string(b), err}
 	}()
-	time.Sleep(300 * time.Millisecond) // the request is in the app
+	s.waitLog(t, "threads_app: in the app, sleeping 1 s", 1)
 	s.terminate(t)
 	select {
 	case r := <-done:

@@ -93,7 +93,7 @@ func TestWorkersShareTheLoad(t *testing.T) {
 	// 1:3 comes about once in 40,000 runs, so the test asserts what the kernel
 	// promises, not what 16 coin flips happen to give.
 	load := testutil.StartLoad(s.hostPort(t), "/", 64)
-	time.Sleep(time.Second)
+	load.Await(t, timeout, "640 answers", func(r *testutil.LoadResult) bool { return r.OK >= 640 })
 	r := load.Stop()
 	noFailures(t, r)
 	pids := workerPIDs(s.stderr.String())
@@ -119,19 +119,19 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 	t.Parallel()
 	s := startWorkers(t, 2, pogo("-b", "127.0.0.1:0", "-w", "2", "--threads", "2", "pid_app:app"))
 	load := testutil.StartLoad(s.hostPort(t), "/", 16)
-	time.Sleep(500 * time.Millisecond)
 	pids := workerPIDs(s.stderr.String())
 	victim := pids[1]
+	load.Await(t, timeout, "answers from the victim", func(r *testutil.LoadResult) bool { return r.ByPID[strconv.Itoa(victim)] >= 20 })
 	killed := time.Now()
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// A replacement serves within a second: the kernel spreads new
-	// connections over the workers' slots, so one of the first few
-	// reaches it.
+	// A replacement serves: the kernel spreads new connections over the
+	// workers' slots, so one of the first few reaches it. (How soon is
+	// the bench's business.)
 	fresh := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	var replaced time.Duration
-	for replaced == 0 {
+	var replacement int
+	for replacement == 0 {
 		if time.Since(killed) > timeout {
 			t.Fatal("no replacement worker answered")
 		}
@@ -139,14 +139,15 @@ func TestWorkerKilledUnderLoad(t *testing.T) {
 		var pid int
 		fmt.Sscanf(body, "v1 %d", &pid)
 		if pid != victim && pid != pids[2] {
-			replaced = time.Since(killed)
+			replacement = pid
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	replaced := time.Since(killed)
+	// The load goes on, on both workers.
+	load.Await(t, timeout, "answers from the replacement", func(r *testutil.LoadResult) bool {
+		return r.ByPID[strconv.Itoa(replacement)] >= 20
+	})
 	r := load.Stop()
-	if replaced > time.Second {
-		t.Errorf("the replacement first answered %v after the kill, want within 1s", replaced)
-	}
 	// Only requests on the killed worker's connections may fail, each
 	// connection's last: it has at most one in flight and then is gone.
 	// New connections wait in the slot's socket for the replacement.
@@ -173,12 +174,20 @@ func TestWorkersReloadOnHUP(t *testing.T) {
 	s := startWorkers(t, 2, cmd)
 
 	load := testutil.StartLoad(s.hostPort(t), "/", 8)
-	time.Sleep(2 * time.Second)
+	load.Await(t, timeout, "200 answers", func(r *testutil.LoadResult) bool { return r.OK >= 200 })
 	setVersion(t, appFile, "v2")
 	s.signal(t, syscall.SIGHUP)
 	s.waitLog(t, ") stopped", 2) // both old workers
 	reloaded := load.Snapshot().Bodies
-	time.Sleep(8 * time.Second)
+	load.Await(t, timeout, "500 answers from the new code", func(r *testutil.LoadResult) bool {
+		v2 := 0
+		for body, n := range r.Bodies {
+			if strings.HasPrefix(body, "v2 ") {
+				v2 += n
+			}
+		}
+		return v2 >= 500
+	})
 	r := load.Stop()
 	noFailures(t, r)
 
@@ -236,7 +245,7 @@ func TestTERMUnderLoad(t *testing.T) {
 				code, body := get(t, client, url+"/?sleep=1")
 				slow <- fmt.Sprint(code, " ", body)
 			}()
-			time.Sleep(500 * time.Millisecond)
+			s.waitLog(t, "pid_app: in the app, sleeping 1 s", 1)
 			s.terminate(t)
 			if code := s.wait(t); code != 0 {
 				t.Errorf("exit code %d after SIGTERM, want 0", code)
@@ -275,7 +284,7 @@ func TestWorkerSignals(t *testing.T) {
 	}
 	s.signal(t, syscall.SIGUSR1)
 	s.waitLog(t, "Reopening log files", 1)
-	time.Sleep(200 * time.Millisecond) // the workers got theirs
+	s.waitLog(t, "Reopened the log files", 1) // the worker got its USR1
 	get(t, client, url+"/after")
 	waitFile(t, access, "/after")
 
@@ -331,8 +340,8 @@ func TestTimeoutAnswers504AndReplacesTheWorker(t *testing.T) {
 	if resp.StatusCode != 504 || string(body) != "504 Gateway Timeout\n" || !resp.Close {
 		t.Errorf("stuck request: %d %q (close %v), want 504 \"504 Gateway Timeout\" and Connection: close", resp.StatusCode, body, resp.Close)
 	}
-	if took < 2*time.Second || took > 5*time.Second {
-		t.Errorf("the 504 came after %v, want about 2s (--timeout 2)", took)
+	if took < 2*time.Second {
+		t.Errorf("the 504 came after %v, before --timeout 2", took)
 	}
 
 	// The stuck thread's stack is logged, and its worker replaced while
@@ -344,7 +353,7 @@ func TestTimeoutAnswers504AndReplacesTheWorker(t *testing.T) {
 	r := load.Stop()
 	noFailures(t, r)
 	logs := s.stderr.String()
-	for _, want := range []string{"Stack of the thread running it", "pid_app.py", "time.sleep(float("} {
+	for _, want := range []string{"Stack of the thread running it", "pid_app.py", "time.sleep(secs)"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log does not contain %q", want)
 		}
@@ -377,20 +386,18 @@ func TestReload(t *testing.T) {
 	if v := version(); v != "v1" {
 		t.Fatalf("version %q, want v1", v)
 	}
-	time.Sleep(1100 * time.Millisecond) // a later mtime, whatever the file system's granularity
 	setVersion(t, appFile, "v2")
 	waitVersion("v2")
 	s.waitLog(t, "dev_app.py changed", 1)
 
 	// A broken edit: the new worker cannot boot, the running one serves on.
-	time.Sleep(1100 * time.Millisecond)
 	writeFile(t, appFile, "this is not python\n")
+	later(t, appFile)
 	s.waitLog(t, "failed to boot; the running workers keep serving", 1)
 	if v := version(); v != "v2" {
 		t.Errorf("after a broken edit the app answers %q, want the running v2", v)
 	}
 	// Fixed again: served at the next reload.
-	time.Sleep(1100 * time.Millisecond)
 	setVersion(t, appFile, "v3")
 	waitVersion("v3")
 }
@@ -676,6 +683,28 @@ func setVersion(t *testing.T, path, v string) {
 		t.Fatal(err)
 	}
 	writeFile(t, path, regexp.MustCompile(`VERSION = "[^"]*"`).ReplaceAllString(string(src), `VERSION = "`+v+`"`))
+	later(t, path)
+}
+
+// later moves the file's mtime a few seconds past the newest edit this
+// test made, so that every edit shows as one whatever the file system's
+// time granularity, without waiting for the clock to move on.
+func later(t *testing.T, path string) {
+	t.Helper()
+	edits.Lock()
+	defer edits.Unlock()
+	if now := time.Now(); edits.last.Before(now) {
+		edits.last = now
+	}
+	edits.last = edits.last.Add(2 * time.Second)
+	if err := os.Chtimes(path, edits.last, edits.last); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var edits struct {
+	sync.Mutex
+	last time.Time
 }
 
 // TestAdaptiveMetrics: with the default thread model, what the adaptive

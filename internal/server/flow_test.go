@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pogoserver/pogo/internal/metrics"
 )
 
 // TestConcurrency: 200 clients against a 10 ms app on 16 threads all
@@ -119,22 +121,14 @@ func TestQueueFull(t *testing.T) {
 // TestSlowUploadHoldsNoThread: a client that sends its small body slowly
 // does not take the only Python thread; another client is served meanwhile.
 func TestSlowUploadHoldsNoThread(t *testing.T) {
-	s := start(t, "input_app:app", withThreads(1))
+	rec := new(metrics.Recorder)
+	s := start(t, "input_app:app", withThreads(1), func(st *setup) { st.srv.Metrics = rec })
 	slow := dial(t, s.Addr)
 	slow.send("POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-	time.Sleep(50 * time.Millisecond)
-	done := make(chan int, 1)
-	go func() {
-		code, _ := get(t, s.URL+"/none")
-		done <- code
-	}()
-	select {
-	case code := <-done:
-		if code != 200 {
-			t.Errorf("status %d", code)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("a slow upload blocked the only Python thread")
+	waitFor(t, "the slow upload to reach the server", func() bool { return rec.Snapshot().InFlight == 1 })
+	// (If it held the thread, this would wait until the test times out.)
+	if code, _ := get(t, s.URL+"/none"); code != 200 {
+		t.Errorf("status %d", code)
 	}
 	slow.send("defghij")
 	resp, body := slow.response("POST")

@@ -87,11 +87,12 @@ func CloseGates(binds []string, ls []net.Listener) {
 // successor) may never be seen empty under load.
 const drainTime = time.Second
 
-// drain waits until the accept queues of ls are empty, or drainTime or
-// ctx is over, while Serve goes on accepting. Listeners other than TCP
-// ones (unix sockets) do not say how many connections wait.
-func drain(ctx context.Context, ls []net.Listener) {
-	deadline := time.Now().Add(drainTime)
+// drain waits until the accept queues of ls are empty, or limit (at
+// shutdown, drainTime) or ctx is over, while Serve goes on accepting.
+// Listeners other than TCP ones (unix sockets) do not say how many
+// connections wait.
+func drain(ctx context.Context, ls []net.Listener, limit time.Duration) {
+	deadline := time.Now().Add(limit)
 	for {
 		waiting := 0
 		for _, l := range ls {

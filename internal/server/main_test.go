@@ -223,10 +223,11 @@ func (r *rawConn) closed(d time.Duration) bool {
 
 type syncBuffer = testutil.SyncBuffer
 
-// waitFor polls cond for up to 5s.
+// waitFor polls cond until it holds; after 30s (a bound for a hang, not a
+// timing claim) t fails.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

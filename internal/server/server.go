@@ -149,7 +149,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	ls := s.ls
 	s.mu.Unlock()
-	drain(ctx, ls)
+	drain(ctx, ls, drainTime)
 	s.h2.base.Shutdown(ctx) // GOAWAY to HTTP/2 connections; they end with their streams
 	return s.h1.Shutdown(ctx)
 }

@@ -106,7 +106,7 @@ func TestAppTimeout(t *testing.T) {
 		t.Errorf("metrics: %d 5xx requests, want 2 (the 504s)", got)
 	}
 	logs := s.Logs()
-	for _, want := range []string{"Request timed out after 500ms (--timeout): GET /?sleep=2; answered 504", "pid_app.py", "time.sleep(float("} {
+	for _, want := range []string{"Request timed out after 500ms (--timeout): GET /?sleep=2; answered 504", "pid_app.py", "time.sleep(secs)"} {
 		if n := strings.Count(logs, want); n < 2 {
 			t.Errorf("the log has %q %d times, want 2 (one per protocol)", want, n)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -22,6 +23,7 @@ type Load struct {
 	wg   sync.WaitGroup
 
 	mu       sync.Mutex
+	changed  *sync.Cond // on mu: a response or a failure was counted
 	ok       int
 	byPID    map[string]int
 	bodies   map[string]int
@@ -52,6 +54,7 @@ func (f Failure) String() string {
 // StartLoad starts conns connections to addr (HOST:PORT) requesting path.
 func StartLoad(addr, path string, conns int) *Load {
 	l := &Load{stop: make(chan struct{}), byPID: map[string]int{}, bodies: map[string]int{}}
+	l.changed = sync.NewCond(&l.mu)
 	for range conns {
 		l.wg.Add(1)
 		go l.run(addr, path)
@@ -104,6 +107,7 @@ func (l *Load) run(addr, path string) {
 		l.ok++
 		l.byPID[pid]++
 		l.bodies[body]++
+		l.changed.Broadcast()
 		l.mu.Unlock()
 		if resp.Close {
 			c.Close()
@@ -134,7 +138,37 @@ func roundTrip(c net.Conn, br *bufio.Reader, req string) (*http.Response, string
 func (l *Load) fail(f Failure) {
 	l.mu.Lock()
 	l.failures = append(l.failures, f)
+	l.changed.Broadcast()
 	l.mu.Unlock()
+}
+
+// Await blocks until cond holds for what the Load has seen so far, checked
+// after each response and failure: tests let load run for so many
+// answers, never for so long. cond runs with the Load locked and must not
+// keep r's maps. After limit (a bound for a hang, not a timing claim) t
+// fails with what.
+func (l *Load) Await(t testing.TB, limit time.Duration, what string, cond func(r *LoadResult) bool) {
+	t.Helper()
+	expired := false
+	timer := time.AfterFunc(limit, func() {
+		l.mu.Lock()
+		expired = true
+		l.changed.Broadcast()
+		l.mu.Unlock()
+	})
+	defer timer.Stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		r := LoadResult{OK: l.ok, ByPID: l.byPID, Bodies: l.bodies, Failures: l.failures}
+		if cond(&r) {
+			return
+		}
+		if expired {
+			t.Fatalf("load: no %s after %v (%d ok, %d failed)", what, limit, l.ok, len(l.failures))
+		}
+		l.changed.Wait()
+	}
 }
 
 // LoadResult is what a Load saw.
