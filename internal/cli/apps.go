@@ -10,15 +10,6 @@ import (
 	"github.com/pogoserver/pogo/internal/static"
 )
 
-// site is what the config serves: the apps (each spec loaded once), the
-// routing table over them (nil for one app at the root), and the static
-// directories.
-type site struct {
-	apps   []*cpython.App
-	routes *dispatch.Table[int]
-	static []*static.Dir
-}
-
 // specs lists the distinct app specs of cfg, the main app first.
 func specs(cfg *config.Config) []string {
 	var out []string

@@ -4,7 +4,7 @@ package cpython
 // (CGO_CFLAGS, CGO_LDFLAGS), set by the Makefile from scripts/pyconfig.py, so
 // one source tree builds against any python3.9 ... python3.13.
 
-// #cgo CFLAGS: -O2 -Wall -Wno-unused-parameter
+// #cgo CFLAGS: -O2 -Wall -Wno-unused-parameter -Werror
 // #cgo noescape pogo_call_here
 // #cgo noescape pogo_init
 // #cgo nocallback pogo_free2

@@ -358,11 +358,10 @@ func (c *conn) handOff() bool {
 	c.rwc.SetReadDeadline(time.Now().Add(orDur(c.s.HeaderTimeout, 10*time.Second)))
 	defer c.rwc.SetReadDeadline(time.Time{})
 	for n := 1; ; n = c.br.Buffered() + 1 {
-		b, err := c.br.Peek(n)
-		if err != nil {
+		if _, err := c.br.Peek(n); err != nil {
 			return false // the HTTP/1 loop sees the same error
 		}
-		b, _ = c.br.Peek(c.br.Buffered())
+		b, _ := c.br.Peek(c.br.Buffered())
 		if len(b) > len(h2Preface) {
 			b = b[:len(h2Preface)]
 		}

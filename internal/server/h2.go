@@ -1,5 +1,7 @@
 package server
 
+//lint:file-ignore SA1019 pogo hands each HTTP/2 connection to x/net/http2 with ServeConn (h2c with prior knowledge and TLS ALPN alike, after its own preface sniffing); net/http has no per-connection equivalent.
+
 import (
 	"errors"
 	"io"

@@ -3,6 +3,8 @@
 // pogo's h2spec results with.
 package main
 
+//lint:file-ignore SA1019 the reference is net/http's HTTP/2 as x/net/http2 serves it (h2c included).
+
 import (
 	"flag"
 	"log"
