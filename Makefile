@@ -10,7 +10,7 @@ export CGO_CFLAGS := $(PY_CFLAGS)
 export CGO_LDFLAGS := $(PY_LDFLAGS)
 LINK := -X github.com/pogoserver/pogo/internal/cpython.DefaultProgram=$(PY_EXE) -X github.com/pogoserver/pogo/internal/cli.version=$(VERSION)
 
-.PHONY: build serve setup test gotest vet clean
+.PHONY: build serve setup test gotest vet staticcheck clean
 build:
 	go build -ldflags '$(LINK)' -o bin/pogo ./cmd/pogo
 
@@ -31,6 +31,11 @@ gotest:
 
 vet:
 	go vet $(PKGS)
+
+# staticcheck, pinned; go run fetches it into the module cache, not go.mod.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck:
+	go run $(STATICCHECK) $(PKGS)
 
 clean:
 	rm -rf bin

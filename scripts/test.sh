@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (after scripts/setup.sh):
-#  1. gofmt, go vet, go mod tidy;
-#  2. the full suite with the default python3, -race, Flask/Django from .venv;
+#  1. gofmt, go vet, staticcheck, go mod tidy;
+#  2. the full suite with the default python3, -race, Flask/Django from .venv,
+#     then the server and cli suites under AddressSanitizer;
 #  3. the core suite (everything but the framework comparisons) against
-#     every other python3.9 ... python3.13 installed;
+#     every other python3.9 ... python3.13 installed, uninstrumented (so
+#     TestHelloAllocs runs: -race and -asan skip it);
 #  4. the fuzz targets, 60 s in all;
 #  5. the soak check (200k requests, RSS growth bound).
 set -euo pipefail
@@ -14,11 +16,18 @@ echo "== lint"
 bad=$(gofmt -l $(git ls-files '*.go'))
 [ -z "$bad" ] || { echo "gofmt would change: $bad"; exit 1; }
 make -s vet
+make -s staticcheck
 go mod tidy
 if ! git diff --quiet -- go.mod go.sum 2>/dev/null; then echo "go mod tidy changed go.mod/go.sum"; git diff -- go.mod go.sum; exit 1; fi
 
 echo "== full suite: $($PYTHON --version)"
 VIRTUAL_ENV="$PWD/.venv" POGO_REQUIRE_FRAMEWORKS=1 make -s gotest TESTFLAGS="-race -count=1 -timeout 15m"
+
+# Our C under AddressSanitizer (the interpreter itself is not
+# instrumented). Leak reports are off: CPython keeps much of what it
+# allocates until exit, by design.
+echo "== AddressSanitizer: server and cli suites"
+ASAN_OPTIONS=detect_leaks=0 VIRTUAL_ENV="$PWD/.venv" make -s gotest PKGS="./internal/server ./internal/cli" TESTFLAGS="-asan -count=1 -timeout 15m"
 
 # Other Pythons: python3.X on PATH, or pyenv's installs.
 default=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')

@@ -1,0 +1,5 @@
+//go:build !race && !asan
+
+package server_test
+
+const instrumented = false
