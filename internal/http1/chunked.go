@@ -11,6 +11,7 @@ var (
 	errChunkSize     = bad("invalid chunk size")
 	errChunkOverflow = bad("chunk size too large")
 	errChunkExt      = bad("invalid chunk extension")
+	errChunkSpace    = bad("whitespace at the end of a chunk-size line")
 	errChunkEnd      = bad("missing CRLF after chunk data")
 	errChunkLine     = bad("chunk line too long")
 	errTrailer       = bad("invalid trailer field")
@@ -208,8 +209,16 @@ func unhex(c byte) (byte, bool) {
 
 // checkChunkExt validates chunk-ext:
 // *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), where
-// chunk-ext-val is a token or a quoted-string.
+// chunk-ext-val is a token or a quoted-string. The grammar has whitespace
+// (BWS) only around ";" and "=", never before the line's CRLF: "0 \r\n"
+// and "5;a=b \r\n" are refused (net/http trims the whitespace: which
+// parser is lenient varies, so be strict where the grammar is), while
+// "5 ;a=b\r\n" is accepted, as RFC 9110 section 5.6.3 asks of BWS
+// (net/http refuses that one).
 func checkChunkExt(b []byte) error {
+	if n := len(b); n > 0 && (b[n-1] == ' ' || b[n-1] == '\t') {
+		return errChunkSpace
+	}
 	for {
 		b = trimLeftOWS(b)
 		if len(b) == 0 {

@@ -51,6 +51,9 @@
 //	chunk size not hex, signed, 0x-prefixed, empty  400
 //	chunk size over 2^63-1                          400
 //	chunk-ext not ";name[=token|quoted-string]"     400
+//	whitespace before the CRLF of a chunk-size line
+//	  ("0 ", "5\t", "5;a=b ")                       400 (net/http trims it)
+//	whitespace before a chunk-ext ("5 ;a=b")        accepted: BWS (RFC 9112 7.1.1)
 //	chunk data longer than its size, bare LF in
 //	  any chunk framing line                        400
 //	trailer field malformed or folded               400 (valid trailers are discarded)
