@@ -16,6 +16,12 @@ var (
 	errChunkLine     = bad("chunk line too long")
 	errTrailer       = bad("invalid trailer field")
 	errBareLF        = bad("chunk line ends with a bare LF")
+	// errChunkEOF: the connection ended (or was half-closed) inside a
+	// chunked body, before the blank line after the last chunk. The body
+	// is incomplete (RFC 9112 section 7.1): a 400, never a clean io.EOF,
+	// nor the io.ErrUnexpectedEOF that io.ReadFull also makes of a short
+	// read that ended cleanly.
+	errChunkEOF = bad("chunked body cut off before its end")
 )
 
 const (
@@ -28,7 +34,9 @@ const (
 // ChunkedReader decodes a chunked request body (RFC 9112 section 7.1). It
 // checks chunk sizes, extensions and trailer fields, discards extensions
 // and trailers, and never reads past the blank line that ends the body,
-// so the next pipelined request stays in the bufio.Reader.
+// so the next pipelined request stays in the bufio.Reader. A malformed
+// body, or one the end of the input cuts off anywhere before that blank
+// line, fails with a 400 *Error: io.EOF always means the whole body.
 type ChunkedReader struct {
 	r      *bufio.Reader
 	lim    Limits // for trailer fields
@@ -71,7 +79,7 @@ func (cr *ChunkedReader) Read(p []byte) (int, error) {
 				cr.state = stateEnd
 			}
 			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+				err = errChunkEOF
 			}
 			cr.err = err
 			if n > 0 {
@@ -97,7 +105,7 @@ func (cr *ChunkedReader) readCRLF() error {
 	}
 	switch {
 	case err == io.EOF:
-		return io.ErrUnexpectedEOF
+		return errChunkEOF
 	case err != nil:
 		return err
 	case c != '\n':
@@ -114,7 +122,7 @@ func (cr *ChunkedReader) line() ([]byte, error) {
 	case errors.Is(err, bufio.ErrBufferFull):
 		return nil, errChunkLine
 	case err == io.EOF:
-		return nil, io.ErrUnexpectedEOF
+		return nil, errChunkEOF
 	case err != nil:
 		return nil, err
 	}

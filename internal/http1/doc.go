@@ -56,6 +56,8 @@
 //	whitespace before a chunk-ext ("5 ;a=b")        accepted: BWS (RFC 9112 7.1.1)
 //	chunk data longer than its size, bare LF in
 //	  any chunk framing line                        400
+//	chunked body cut off (EOF, half-close) before
+//	  its closing blank line ("0\r\n", then EOF)    400 (the handler's body read fails)
 //	trailer field malformed or folded               400 (valid trailers are discarded)
 //
 // The table is tested case by case in parse_test.go (TestConformance),

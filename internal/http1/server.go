@@ -17,7 +17,9 @@ import (
 )
 
 // Handler serves one request. req, its byte slices and body are valid only
-// until ServeHTTP1 returns; so is w.
+// until ServeHTTP1 returns; so is w. A handler that returns without
+// writing a response gets a 500, or, if reading body failed with an
+// *Error (a malformed or cut-off chunked body), that error's status.
 type Handler interface {
 	ServeHTTP1(w *ResponseWriter, req *Request, body io.Reader, conn *ConnInfo)
 }

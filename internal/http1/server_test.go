@@ -70,6 +70,9 @@ func TestConformanceOverSockets(t *testing.T) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			io.WriteString(c, tc.raw)
+			if tc.eof {
+				c.(*net.TCPConn).CloseWrite()
+			}
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
 			for err == nil && resp.StatusCode == 100 {
@@ -386,6 +389,66 @@ func TestUnreadBody(t *testing.T) {
 		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
 			t.Errorf("got %q", b)
 		}
+	}
+}
+
+// TestChunkedCutOff: a chunked body the client half-closes inside, even
+// right after the last chunk's "0\r\n", is a 400, never a 200: the body
+// read fails, and a handler that gives up on it without answering gets
+// the 400 from the server; one that answers itself sees the read error.
+func TestChunkedCutOff(t *testing.T) {
+	gaveUp := HandlerFunc(func(w *ResponseWriter, req *Request, body io.Reader) {
+		if _, err := io.ReadAll(body); err != nil {
+			return // no response: the server answers for the body's error
+		}
+		w.WriteHeader(200, "OK", nil, 2, false)
+		io.WriteString(w, "ok")
+	})
+	head := "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	whole := "5\r\nhello\r\n0\r\n\r\n"
+	for name, h := range map[string]Handler{"echo": echoHandler{}, "gives up": gaveUp} {
+		addr := serve(t, &Server{IdleTimeout: 5 * time.Second, Handler: h})
+		// Every strict prefix of the body, from the middle of the first
+		// size line to just before the final CRLF.
+		for n := 1; n < len(whole); n++ {
+			t.Run(fmt.Sprintf("%s/%q", name, whole[:n]), func(t *testing.T) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(c, head+whole[:n])
+				c.(*net.TCPConn).CloseWrite()
+				br := bufio.NewReader(c)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("no response: %v", err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				if resp.StatusCode != 400 {
+					t.Errorf("status %d, want 400", resp.StatusCode)
+				}
+			})
+		}
+	}
+}
+
+// TestChunkedReaderCutOff: at the reader, every strict prefix of a chunked
+// body fails with a 400 *Error, and the whole body reads to io.EOF.
+func TestChunkedReaderCutOff(t *testing.T) {
+	whole := "5;a=b\r\nhello\r\n3\r\n, w\r\n0\r\nX-T: 1\r\n\r\n"
+	for n := range len(whole) {
+		br := bufio.NewReader(strings.NewReader(whole[:n]))
+		_, err := io.ReadAll(NewChunkedReader(br, &Limits{}))
+		var e *Error
+		if !errors.As(err, &e) || e.Status != 400 {
+			t.Errorf("%q: %v, want a 400 *Error", whole[:n], err)
+		}
+	}
+	br := bufio.NewReader(strings.NewReader(whole))
+	if b, err := io.ReadAll(NewChunkedReader(br, &Limits{})); err != nil || string(b) != "hello, w" {
+		t.Errorf("whole body: %q %v", b, err)
 	}
 }
 
