@@ -38,6 +38,7 @@
 //	more than Limits.Fields fields                  431
 //	HTTP/1.1 without Host, or two Host fields,
 //	  or a Host with characters outside uri-host    400
+//	two Content-Type fields (even identical ones)   400
 //	Content-Length not 1-18 digits (sign, list, hex,
 //	  empty, overflow)                              400
 //	two Content-Length fields that differ           400 (identical ones: one length)

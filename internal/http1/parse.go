@@ -92,6 +92,7 @@ var (
 	errChunkedNotLast  = bad("chunked is not the final transfer coding")
 	errTE10            = bad("Transfer-Encoding in an HTTP/1.0 request")
 	errHost            = bad("missing, repeated or invalid Host")
+	errContentTypes    = bad("repeated Content-Type")
 )
 
 // ParseHead parses the request head at the start of b into req and
@@ -126,7 +127,7 @@ func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
 	}
 
 	var host, connection, te, expect []byte
-	hosts := 0
+	hosts, contentTypes := 0, 0
 	for {
 		line, n, err := cutLine(b, next, lim.fieldSize(), errFieldTooLong)
 		if err == ErrIncomplete && len(req.Headers) >= lim.fields() {
@@ -175,6 +176,13 @@ func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
 		case equalFold(name, "host"):
 			hosts++
 			host = value
+		case equalFold(name, "content-type"):
+			// A singleton field (RFC 9110 section 8.3): CONTENT_TYPE
+			// holds one value, and which of two the app would see
+			// depends on the server and framework.
+			if contentTypes++; contentTypes > 1 {
+				return 0, errContentTypes
+			}
 		case equalFold(name, "connection"):
 			connection = value
 		case equalFold(name, "expect"):

@@ -55,6 +55,7 @@ var headCases = []headCase{
 	{name: "chunk extensions and trailers", raw: "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b;c=\"d e\" ; f\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\nY-T: 2\r\n\r\n", method: "POST", target: "/p", minor: 1, length: -1, chunked: true, keepAlive: true, body: "abc0123456789"},
 
 	{name: "Expect 100-continue", raw: "POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx", method: "POST", target: "/p", minor: 1, length: 1, keepAlive: true, body: "x"},
+	{name: "one Content-Type", raw: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 1\r\n\r\nx", method: "POST", target: "/p", minor: 1, length: 1, keepAlive: true, body: "x"},
 	{name: "IPv6 host", raw: "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", method: "GET", target: "/", minor: 1, length: -1, keepAlive: true},
 	{name: "extension method", raw: "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n", method: "PURGE", target: "/x", minor: 1, length: -1, keepAlive: true},
 
@@ -95,6 +96,8 @@ var headCases = []headCase{
 	{name: "no Host in 1.1", raw: "GET / HTTP/1.1\r\n\r\n", status: 400},
 	{name: "two Hosts", raw: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status: 400},
 	{name: "Host with a slash", raw: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", status: 400},
+	{name: "two Content-Types", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nContent-Type: application/json\r\n\r\nx", status: 400},
+	{name: "two identical Content-Types", raw: "POST / HTTP/1.1\r\nHost: a\r\ncontent-type: text/plain\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx", status: 400},
 	{name: "Host with a space", raw: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", status: 400},
 
 	// Body framing: the smuggling vectors.
