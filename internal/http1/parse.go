@@ -100,6 +100,11 @@ var (
 // ErrIncomplete, unless what is there already breaks a limit. Any other
 // error is an *Error.
 //
+// After an error req holds what was parsed before it, for logging: Method,
+// Target, Major and Minor if the request line had the shape "token SP
+// target SP HTTP/d.d" (even if refused: 501 CONNECT, 505 HTTP/2.0), else
+// a nil Method; and Headers, the fields before the one refused.
+//
 // The policy for each malformed or ambiguous input is the table in doc.go.
 func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
 	hs := req.Headers[:0]
@@ -260,13 +265,15 @@ func cutLine(b []byte, i, max int, tooLong error) (line []byte, next int, err er
 	return line, i + nl + 1, nil
 }
 
+// parseRequestLine sets req's Method, Target, Major and Minor only once
+// the line has the shape of a request line (see ParseHead).
 func parseRequestLine(line []byte, req *Request) error {
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 < 0 {
 		return errRequestLine
 	}
-	req.Method = line[:sp1]
-	if !isToken(req.Method) {
+	method := line[:sp1]
+	if !isToken(method) {
 		return errMethod
 	}
 	rest := line[sp1+1:]
@@ -274,12 +281,12 @@ func parseRequestLine(line []byte, req *Request) error {
 	if sp2 < 0 {
 		return errRequestLine // HTTP/0.9 or a target with no version
 	}
-	req.Target = rest[:sp2]
+	target := rest[:sp2]
 	version := rest[sp2+1:]
-	if len(req.Target) == 0 {
+	if len(target) == 0 {
 		return errTarget
 	}
-	for _, c := range req.Target {
+	for _, c := range target {
 		if c <= ' ' || c == 0x7f {
 			return errTarget
 		}
@@ -287,6 +294,7 @@ func parseRequestLine(line []byte, req *Request) error {
 	if len(version) != 8 || string(version[:5]) != "HTTP/" || !isDigit(version[5]) || version[6] != '.' || !isDigit(version[7]) {
 		return errRequestLine
 	}
+	req.Method, req.Target = method, target
 	req.Major, req.Minor = int(version[5]-'0'), int(version[7]-'0')
 	if req.Major != 1 {
 		return errVersion

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -194,6 +195,52 @@ func TestConformance(t *testing.T) {
 				t.Errorf("%d bytes left after the request: %q", len(rest), rest)
 			}
 		})
+	}
+}
+
+// TestPartialHead: after an error the request holds only what parsed: a
+// request line of the right shape, and whole header fields before the
+// refused one.
+func TestPartialHead(t *testing.T) {
+	for _, tc := range headCases {
+		if tc.status == 0 {
+			continue
+		}
+		var req Request
+		if _, err := ParseHead([]byte(tc.raw), &req, &Limits{}); err == nil {
+			continue // a body error
+		}
+		line, _, _ := strings.Cut(strings.TrimLeft(tc.raw, "\r\n"), "\n")
+		switch {
+		case req.Method == nil && req.Target != nil:
+			t.Errorf("%s: a target without a method", tc.name)
+		case req.Method != nil && !strings.HasPrefix(line, fmt.Sprintf("%s %s HTTP/%d.", req.Method, req.Target, req.Major)):
+			t.Errorf("%s: request line %q parsed as %s %s %d.%d", tc.name, line, req.Method, req.Target, req.Major, req.Minor)
+		}
+		for _, h := range req.Headers {
+			if !strings.Contains(tc.raw, "\n"+string(h.Name)+":") {
+				t.Errorf("%s: header %q not in the request", tc.name, h.Name)
+			}
+		}
+	}
+	// The shape is enough for a refused request line to be kept.
+	for raw, want := range map[string]string{
+		"GET / HTTP/2.0\r\nHost: a\r\n\r\n":                                            "GET / 2.0",
+		"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n":                                    "CONNECT a:443 1.1",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n": "POST / 1.1",
+		"GET  / HTTP/1.1\r\n\r\n":                                                      " ",
+		"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n":                         " ",
+		"GET /" + strings.Repeat("a", 9000) + " HTTP/1.1\r\n":                          " ",
+	} {
+		var req Request
+		ParseHead([]byte(raw), &req, &Limits{})
+		got := " "
+		if req.Method != nil {
+			got = fmt.Sprintf("%s %s %d.%d", req.Method, req.Target, req.Major, req.Minor)
+		}
+		if got != want {
+			t.Errorf("%.40q: %q, want %q", raw, got, want)
+		}
 	}
 }
 

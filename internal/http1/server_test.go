@@ -452,6 +452,89 @@ func TestChunkedReaderCutOff(t *testing.T) {
 	}
 }
 
+// TestRejected: every refused head reaches Server.Rejected once, after
+// its answer, with what was parsed of it; served requests never do.
+func TestRejected(t *testing.T) {
+	type seen struct {
+		status                  int
+		method, target, version string
+		headers                 []string
+		written                 int64
+		remote                  string
+	}
+	got := make(chan seen, 16)
+	s := &Server{IdleTimeout: 5 * time.Second, Rejected: func(r *Rejection) {
+		v := seen{status: r.Status, written: r.Written, remote: r.Conn.RemoteHost}
+		if r.Req.Method != nil {
+			v.method, v.target = string(r.Req.Method), string(r.Req.Target)
+			v.version = fmt.Sprintf("%d.%d", r.Req.Major, r.Req.Minor)
+		}
+		for _, h := range r.Req.Headers {
+			v.headers = append(v.headers, string(h.Name)+": "+string(h.Value))
+		}
+		if r.Start.IsZero() {
+			t.Error("Rejection.Start not set")
+		}
+		got <- v
+	}}
+	addr := serve(t, s)
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want seen
+	}{
+		{"differing Content-Length", "POST /p HTTP/1.1\r\nHost: a\r\nUser-Agent: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+			seen{status: 400, method: "POST", target: "/p", version: "1.1", headers: []string{"Host: a", "User-Agent: x", "Content-Length: 1", "Content-Length: 2"}}},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n 2\r\n\r\n",
+			seen{status: 400, method: "GET", target: "/", version: "1.1", headers: []string{"Host: a", "X-A: 1"}}},
+		{"request line too long", "GET /" + strings.Repeat("a", 9000) + " HTTP/1.1\r\nHost: a\r\n\r\n", seen{status: 414}},
+		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", seen{status: 505, method: "GET", target: "/", version: "2.0"}},
+		{"not HTTP", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", seen{status: 400}},
+		{"unknown expectation", "POST / HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n",
+			seen{status: 417, method: "POST", target: "/", version: "1.1", headers: []string{"Host: a", "Expect: x"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			// A valid request first: served, not reported.
+			io.WriteString(c, "GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"+tc.raw)
+			br := bufio.NewReader(c)
+			for _, want := range []int{200, tc.want.status} {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("no response: %v", err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != want {
+					t.Fatalf("status %d, want %d", resp.StatusCode, want)
+				}
+				tc.want.written = int64(len(b))
+			}
+			tc.want.remote = "127.0.0.1"
+			select {
+			case v := <-got:
+				if fmt.Sprint(v) != fmt.Sprint(tc.want) {
+					t.Errorf("Rejected got %+v, want %+v", v, tc.want)
+				}
+			case <-time.After(10 * time.Second): // a failure only: it comes before the close
+				t.Fatal("Rejected not called")
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("connection not closed: %v", err)
+			}
+			select {
+			case v := <-got:
+				t.Errorf("Rejected called again: %+v", v)
+			default:
+			}
+		})
+	}
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(w *ResponseWriter, req *Request, body io.Reader)
 
