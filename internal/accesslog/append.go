@@ -48,6 +48,9 @@ func (f *Format) appendAtom(dst []byte, o *op, e *Entry) []byte {
 	case opTime:
 		return appendCLFTime(dst, e.Start)
 	case opRequestLine:
+		if e.Method == "" && e.URI == "" && e.Proto == "" {
+			return append(dst, '-') // a request line that did not parse
+		}
 		dst = appendEscaped(dst, e.Method)
 		dst = append(dst, ' ')
 		dst = appendEscaped(dst, e.URI)

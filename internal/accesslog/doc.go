@@ -15,7 +15,7 @@
 //	l          "-"
 //	u          user name from a Basic Authorization header, else "-"
 //	t          date of the request, [10/Oct/2000:13:55:36 -0700]
-//	r          request line, "GET /path?x=1 HTTP/1.1"
+//	r          request line, "GET /path?x=1 HTTP/1.1" ("-" if it did not parse)
 //	m          request method
 //	U          URL path without query string (percent-decoded)
 //	q          query string

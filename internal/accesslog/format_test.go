@@ -122,6 +122,8 @@ func TestAtoms(t *testing.T) {
 		{"control escaped", "%(U)s", func(e *Entry) { e.Path = "/\x00\x1b\x7f" }, `/\x00\x1b\x7f`},
 		{"utf-8 kept", "%(U)s", func(e *Entry) { e.Path = "/café" }, "/café"},
 
+		{"r unparsed", `"%(r)s" %(s)s`, func(e *Entry) { e.Method, e.URI, e.Path, e.Query, e.Proto, e.Status = "", "", "", "", "", 400 }, `"-" 400`},
+
 		{"literal", "status=%(s)s!", nil, "status=200!"},
 		{"percent", "100%% %(s)s %%", nil, "100% 200 %"},
 		{"no atoms", "plain", nil, "plain"},
