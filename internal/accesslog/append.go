@@ -48,6 +48,9 @@ func (f *Format) appendAtom(dst []byte, o *op, e *Entry) []byte {
 	case opTime:
 		return appendCLFTime(dst, e.Start)
 	case opRequestLine:
+		if e.Method == "" && e.URI == "" && e.Proto == "" {
+			return append(dst, '-') // a request line that did not parse
+		}
 		dst = appendEscaped(dst, e.Method)
 		dst = append(dst, ' ')
 		dst = appendEscaped(dst, e.URI)
@@ -101,16 +104,19 @@ func (sp *spec) apply(dst []byte, start int) []byte {
 	switch sp.conv {
 	case 's':
 		if sp.prec >= 0 {
-			// Precision truncates a string to that many characters.
+			// Precision truncates a string to that many characters of
+			// the escaped value, as in gunicorn, but never inside an
+			// escape: a cut after a lone backslash would escape the
+			// quote that closes the field.
 			n := 0
 			for i := start; i < len(dst); {
-				if n == sp.prec {
+				size, chars := escapeLen(dst[i:])
+				if n+chars > sp.prec {
 					dst = dst[:i]
 					break
 				}
-				_, size := utf8.DecodeRune(dst[i:])
 				i += size
-				n++
+				n += chars
 			}
 		}
 	case 'd':
@@ -151,6 +157,20 @@ func (sp *spec) apply(dst []byte, start int) []byte {
 		fill(before[pad+copy(before[pad:], sign):], '0')
 	}
 	return dst
+}
+
+// escapeLen returns the length in bytes and characters of the escape
+// sequence (\", \\, \xHH) or UTF-8 sequence at the start of b. Every
+// backslash in an escaped value starts an escape.
+func escapeLen(b []byte) (size, chars int) {
+	if b[0] == '\\' {
+		if len(b) >= 4 && b[1] == 'x' {
+			return 4, 4
+		}
+		return min(2, len(b)), min(2, len(b))
+	}
+	_, size = utf8.DecodeRune(b)
+	return size, 1
 }
 
 func fill(b []byte, c byte) {
@@ -273,13 +293,19 @@ func appendUser(dst []byte, auth string) []byte {
 }
 
 // needsEscape reports whether c must be escaped in a log line: a double quote
-// would end a quoted field early, and a control character could end the line.
+// would end a quoted field early, and so would a backslash left as it is,
+// turning the escape of the quote after it into an escaped backslash (the
+// value a\" "b was written a\\" \"b, a field that ends after a\\), and a
+// control character could end the line.
 func needsEscape(c byte) bool {
-	return c == '"' || c < 0x20 || c == 0x7f
+	return c == '"' || c == '\\' || c < 0x20 || c == 0x7f
 }
 
-// appendEscaped appends s with '"' written as \" (as gunicorn does) and
-// control characters as \xHH.
+// appendEscaped appends s escaped as Apache's ap_escape_logitem does, so
+// that a log reader can undo it: '"' as \", '\' as \\, and control
+// characters as \xHH (Apache names some: \n, \t). Bytes from 0x80 are
+// kept, so UTF-8 stays readable (Apache writes them as \xHH too). A quoted
+// field then ends only at an unescaped quote.
 func appendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -311,8 +337,8 @@ func appendEscapedBytes(dst, s []byte) []byte {
 const hexDigits = "0123456789abcdef"
 
 func appendEscape(dst []byte, c byte) []byte {
-	if c == '"' {
-		return append(dst, '\\', '"')
+	if c == '"' || c == '\\' {
+		return append(dst, '\\', c)
 	}
 	return append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
 }

@@ -15,7 +15,7 @@
 //	l          "-"
 //	u          user name from a Basic Authorization header, else "-"
 //	t          date of the request, [10/Oct/2000:13:55:36 -0700]
-//	r          request line, "GET /path?x=1 HTTP/1.1"
+//	r          request line, "GET /path?x=1 HTTP/1.1" ("-" if it did not parse)
 //	m          request method
 //	U          URL path without query string (percent-decoded)
 //	q          query string
@@ -47,8 +47,13 @@
 // Where gunicorn's documentation and code disagree the code wins: b logs "0"
 // for an empty body, not "-" (gunicorn changed this and tests for it). As in
 // gunicorn, a double quote inside a value is written as \" so that quoted
-// fields stay parseable. Unlike gunicorn, control characters are written as
-// \xHH, so that a decoded %0A in a path cannot start a forged log line; an
+// fields stay parseable. Unlike gunicorn, and as Apache's ap_escape_logitem
+// does, a backslash is written as \\ (else a User-Agent of a\" "b would end
+// its field early and forge the ones after it) and control characters as
+// \xHH (Apache spells \n, \t and a few others by name), so that a decoded
+// %0A in a path cannot start a forged log line; bytes from 0x80 are kept as
+// they are (Apache writes them as \xHH), so UTF-8 stays readable. A log
+// reader undoes \", \\ and \xHH. A precision never cuts an escape. An
 // unknown atom is an error from Compile instead of a "-" on every line; and
 // {name}e reads the process environment, because pogo has no WSGI environ
 // at logging time. Width, precision and the flags "-0+ #" are honoured for

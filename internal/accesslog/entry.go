@@ -7,6 +7,8 @@ import "time"
 type Headers interface{ Get(name string) string }
 
 // Entry is what is known about one request once its response is complete.
+// For a request refused before its request line parsed, Method, URI, Path,
+// Query and Proto are empty, and the request line (r) is logged as "-".
 // Format.Append and Logger.Log read it only during the call, so the caller
 // may reuse an Entry, and whatever its Headers refer to, as soon as they
 // return.

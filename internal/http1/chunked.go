@@ -11,10 +11,17 @@ var (
 	errChunkSize     = bad("invalid chunk size")
 	errChunkOverflow = bad("chunk size too large")
 	errChunkExt      = bad("invalid chunk extension")
+	errChunkSpace    = bad("whitespace at the end of a chunk-size line")
 	errChunkEnd      = bad("missing CRLF after chunk data")
 	errChunkLine     = bad("chunk line too long")
 	errTrailer       = bad("invalid trailer field")
 	errBareLF        = bad("chunk line ends with a bare LF")
+	// errChunkEOF: the connection ended (or was half-closed) inside a
+	// chunked body, before the blank line after the last chunk. The body
+	// is incomplete (RFC 9112 section 7.1): a 400, never a clean io.EOF,
+	// nor the io.ErrUnexpectedEOF that io.ReadFull also makes of a short
+	// read that ended cleanly.
+	errChunkEOF = bad("chunked body cut off before its end")
 )
 
 const (
@@ -27,7 +34,9 @@ const (
 // ChunkedReader decodes a chunked request body (RFC 9112 section 7.1). It
 // checks chunk sizes, extensions and trailer fields, discards extensions
 // and trailers, and never reads past the blank line that ends the body,
-// so the next pipelined request stays in the bufio.Reader.
+// so the next pipelined request stays in the bufio.Reader. A malformed
+// body, or one the end of the input cuts off anywhere before that blank
+// line, fails with a 400 *Error: io.EOF always means the whole body.
 type ChunkedReader struct {
 	r      *bufio.Reader
 	lim    Limits // for trailer fields
@@ -70,7 +79,7 @@ func (cr *ChunkedReader) Read(p []byte) (int, error) {
 				cr.state = stateEnd
 			}
 			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+				err = errChunkEOF
 			}
 			cr.err = err
 			if n > 0 {
@@ -96,7 +105,7 @@ func (cr *ChunkedReader) readCRLF() error {
 	}
 	switch {
 	case err == io.EOF:
-		return io.ErrUnexpectedEOF
+		return errChunkEOF
 	case err != nil:
 		return err
 	case c != '\n':
@@ -113,7 +122,7 @@ func (cr *ChunkedReader) line() ([]byte, error) {
 	case errors.Is(err, bufio.ErrBufferFull):
 		return nil, errChunkLine
 	case err == io.EOF:
-		return nil, io.ErrUnexpectedEOF
+		return nil, errChunkEOF
 	case err != nil:
 		return nil, err
 	}
@@ -208,8 +217,16 @@ func unhex(c byte) (byte, bool) {
 
 // checkChunkExt validates chunk-ext:
 // *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), where
-// chunk-ext-val is a token or a quoted-string.
+// chunk-ext-val is a token or a quoted-string. The grammar has whitespace
+// (BWS) only around ";" and "=", never before the line's CRLF: "0 \r\n"
+// and "5;a=b \r\n" are refused (net/http trims the whitespace: which
+// parser is lenient varies, so be strict where the grammar is), while
+// "5 ;a=b\r\n" is accepted, as RFC 9110 section 5.6.3 asks of BWS
+// (net/http refuses that one).
 func checkChunkExt(b []byte) error {
+	if n := len(b); n > 0 && (b[n-1] == ' ' || b[n-1] == '\t') {
+		return errChunkSpace
+	}
 	for {
 		b = trimLeftOWS(b)
 		if len(b) == 0 {

@@ -38,6 +38,7 @@
 //	more than Limits.Fields fields                  431
 //	HTTP/1.1 without Host, or two Host fields,
 //	  or a Host with characters outside uri-host    400
+//	two Content-Type fields (even identical ones)   400
 //	Content-Length not 1-18 digits (sign, list, hex,
 //	  empty, overflow)                              400
 //	two Content-Length fields that differ           400 (identical ones: one length)
@@ -51,8 +52,13 @@
 //	chunk size not hex, signed, 0x-prefixed, empty  400
 //	chunk size over 2^63-1                          400
 //	chunk-ext not ";name[=token|quoted-string]"     400
+//	whitespace before the CRLF of a chunk-size line
+//	  ("0 ", "5\t", "5;a=b ")                       400 (net/http trims it)
+//	whitespace before a chunk-ext ("5 ;a=b")        accepted: BWS (RFC 9112 7.1.1)
 //	chunk data longer than its size, bare LF in
 //	  any chunk framing line                        400
+//	chunked body cut off (EOF, half-close) before
+//	  its closing blank line ("0\r\n", then EOF)    400 (the handler's body read fails)
 //	trailer field malformed or folded               400 (valid trailers are discarded)
 //
 // The table is tested case by case in parse_test.go (TestConformance),

@@ -92,12 +92,18 @@ var (
 	errChunkedNotLast  = bad("chunked is not the final transfer coding")
 	errTE10            = bad("Transfer-Encoding in an HTTP/1.0 request")
 	errHost            = bad("missing, repeated or invalid Host")
+	errContentTypes    = bad("repeated Content-Type")
 )
 
 // ParseHead parses the request head at the start of b into req and
 // returns how many bytes it took. If b holds only part of a head it returns
 // ErrIncomplete, unless what is there already breaks a limit. Any other
 // error is an *Error.
+//
+// After an error req holds what was parsed before it, for logging: Method,
+// Target, Major and Minor if the request line had the shape "token SP
+// target SP HTTP/d.d" (even if refused: 501 CONNECT, 505 HTTP/2.0), else
+// a nil Method; and Headers, the fields before the one refused.
 //
 // The policy for each malformed or ambiguous input is the table in doc.go.
 func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
@@ -126,7 +132,7 @@ func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
 	}
 
 	var host, connection, te, expect []byte
-	hosts := 0
+	hosts, contentTypes := 0, 0
 	for {
 		line, n, err := cutLine(b, next, lim.fieldSize(), errFieldTooLong)
 		if err == ErrIncomplete && len(req.Headers) >= lim.fields() {
@@ -175,6 +181,13 @@ func ParseHead(b []byte, req *Request, lim *Limits) (int, error) {
 		case equalFold(name, "host"):
 			hosts++
 			host = value
+		case equalFold(name, "content-type"):
+			// A singleton field (RFC 9110 section 8.3): CONTENT_TYPE
+			// holds one value, and which of two the app would see
+			// depends on the server and framework.
+			if contentTypes++; contentTypes > 1 {
+				return 0, errContentTypes
+			}
 		case equalFold(name, "connection"):
 			connection = value
 		case equalFold(name, "expect"):
@@ -252,13 +265,15 @@ func cutLine(b []byte, i, max int, tooLong error) (line []byte, next int, err er
 	return line, i + nl + 1, nil
 }
 
+// parseRequestLine sets req's Method, Target, Major and Minor only once
+// the line has the shape of a request line (see ParseHead).
 func parseRequestLine(line []byte, req *Request) error {
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 < 0 {
 		return errRequestLine
 	}
-	req.Method = line[:sp1]
-	if !isToken(req.Method) {
+	method := line[:sp1]
+	if !isToken(method) {
 		return errMethod
 	}
 	rest := line[sp1+1:]
@@ -266,12 +281,12 @@ func parseRequestLine(line []byte, req *Request) error {
 	if sp2 < 0 {
 		return errRequestLine // HTTP/0.9 or a target with no version
 	}
-	req.Target = rest[:sp2]
+	target := rest[:sp2]
 	version := rest[sp2+1:]
-	if len(req.Target) == 0 {
+	if len(target) == 0 {
 		return errTarget
 	}
-	for _, c := range req.Target {
+	for _, c := range target {
 		if c <= ' ' || c == 0x7f {
 			return errTarget
 		}
@@ -279,6 +294,7 @@ func parseRequestLine(line []byte, req *Request) error {
 	if len(version) != 8 || string(version[:5]) != "HTTP/" || !isDigit(version[5]) || version[6] != '.' || !isDigit(version[7]) {
 		return errRequestLine
 	}
+	req.Method, req.Target = method, target
 	req.Major, req.Minor = int(version[5]-'0'), int(version[7]-'0')
 	if req.Major != 1 {
 		return errVersion

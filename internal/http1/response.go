@@ -270,7 +270,14 @@ func (w *ResponseWriter) Abort() {
 // last chunk. It reports whether the connection may carry another request.
 func (w *ResponseWriter) finish() bool {
 	if !w.wroteHead {
-		w.WriteHeader(500, "Internal Server Error", nil, 0, true)
+		// A handler that gave up on a broken body gets the body's
+		// error: the client's fault, not the server's.
+		status, reason := 500, "Internal Server Error"
+		var e *Error
+		if errors.As(w.c.body.err, &e) {
+			status, reason = e.Status, statusText(e.Status)
+		}
+		w.WriteHeader(status, reason, nil, 0, true)
 	}
 	if w.err != nil {
 		return false

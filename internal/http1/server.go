@@ -17,7 +17,9 @@ import (
 )
 
 // Handler serves one request. req, its byte slices and body are valid only
-// until ServeHTTP1 returns; so is w.
+// until ServeHTTP1 returns; so is w. A handler that returns without
+// writing a response gets a 500, or, if reading body failed with an
+// *Error (a malformed or cut-off chunked body), that error's status.
 type Handler interface {
 	ServeHTTP1(w *ResponseWriter, req *Request, body io.Reader, conn *ConnInfo)
 }
@@ -74,6 +76,13 @@ type Server struct {
 	// Trusted, if set, is asked once per connection whether its remote
 	// host is a trusted proxy; the answer is ConnInfo.Trusted.
 	Trusted func(host string) bool
+	// Rejected, if set, is called on the connection's goroutine for each
+	// request head the parser refused (a 400, 414, 431, 501, 505 or 417
+	// *Error; see doc.go), once the error response has been written and
+	// before the connection closes: at most once per connection, since a
+	// rejection ends it. The Handler never sees these requests. r and what
+	// it points to are valid only during the call.
+	Rejected func(r *Rejection)
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{} // guarded by mu
@@ -83,6 +92,23 @@ type Server struct {
 	shutdown  atomic.Bool
 	done      chan struct{} // closed by Shutdown
 	doneOnce  sync.Once
+}
+
+// Rejection describes a request head the parser refused.
+type Rejection struct {
+	Conn *ConnInfo
+	// Start is when the request's first byte was seen.
+	Start time.Time
+	// Status is the status answered; Reason says why, for logs
+	// ("conflicting Content-Length headers").
+	Status int
+	Reason string
+	// Req is what was parsed before the error (see ParseHead): Method is
+	// nil unless the request line had its shape; Headers are the fields
+	// before the one refused. Its slices point into the read buffer.
+	Req *Request
+	// Written is the number of response body bytes sent.
+	Written int64
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -408,11 +434,18 @@ func (c *conn) serve() {
 		}
 		first = false
 		c.idle.Store(false)
+		var start time.Time
+		if c.s.Rejected != nil {
+			start = time.Now()
+		}
 		// No deadline is cleared here: every later read sets its own.
 		if err := c.readHead(); err != nil {
 			var e *Error
 			if errors.As(err, &e) {
-				c.writeError(e)
+				n := c.writeError(e)
+				if c.s.Rejected != nil {
+					c.s.Rejected(&Rejection{Conn: &c.info, Start: start, Status: e.Status, Reason: e.Reason, Req: &c.req, Written: n})
+				}
 			}
 			return
 		}
@@ -493,14 +526,17 @@ func (c *conn) serveRequest() bool {
 	return c.body.drain()
 }
 
-func (c *conn) writeError(e *Error) {
+// writeError answers a refused request head and returns how many bytes of
+// the response body it sent.
+func (c *conn) writeError(e *Error) int64 {
 	body := strconv.Itoa(e.Status) + " " + statusText(e.Status) + "\n"
 	head := "HTTP/1.1 " + strconv.Itoa(e.Status) + " " + statusText(e.Status) + "\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) +
 		"\r\nConnection: close\r\n\r\n"
 	c.setWriteDeadline()
-	io.WriteString(c.rwc, head+body)
+	n, _ := io.WriteString(c.rwc, head+body)
 	c.s.log().Debug("bad request", "remote", c.info.RemoteHost, "err", e.Reason)
+	return int64(max(n-len(head), 0))
 }
 
 func statusText(code int) string {

@@ -70,6 +70,9 @@ func TestConformanceOverSockets(t *testing.T) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			io.WriteString(c, tc.raw)
+			if tc.eof {
+				c.(*net.TCPConn).CloseWrite()
+			}
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
 			for err == nil && resp.StatusCode == 100 {
@@ -386,6 +389,149 @@ func TestUnreadBody(t *testing.T) {
 		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
 			t.Errorf("got %q", b)
 		}
+	}
+}
+
+// TestChunkedCutOff: a chunked body the client half-closes inside, even
+// right after the last chunk's "0\r\n", is a 400, never a 200: the body
+// read fails, and a handler that gives up on it without answering gets
+// the 400 from the server; one that answers itself sees the read error.
+func TestChunkedCutOff(t *testing.T) {
+	gaveUp := HandlerFunc(func(w *ResponseWriter, req *Request, body io.Reader) {
+		if _, err := io.ReadAll(body); err != nil {
+			return // no response: the server answers for the body's error
+		}
+		w.WriteHeader(200, "OK", nil, 2, false)
+		io.WriteString(w, "ok")
+	})
+	head := "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	whole := "5\r\nhello\r\n0\r\n\r\n"
+	for name, h := range map[string]Handler{"echo": echoHandler{}, "gives up": gaveUp} {
+		addr := serve(t, &Server{IdleTimeout: 5 * time.Second, Handler: h})
+		// Every strict prefix of the body, from the middle of the first
+		// size line to just before the final CRLF.
+		for n := 1; n < len(whole); n++ {
+			t.Run(fmt.Sprintf("%s/%q", name, whole[:n]), func(t *testing.T) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(c, head+whole[:n])
+				c.(*net.TCPConn).CloseWrite()
+				br := bufio.NewReader(c)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("no response: %v", err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				if resp.StatusCode != 400 {
+					t.Errorf("status %d, want 400", resp.StatusCode)
+				}
+			})
+		}
+	}
+}
+
+// TestChunkedReaderCutOff: at the reader, every strict prefix of a chunked
+// body fails with a 400 *Error, and the whole body reads to io.EOF.
+func TestChunkedReaderCutOff(t *testing.T) {
+	whole := "5;a=b\r\nhello\r\n3\r\n, w\r\n0\r\nX-T: 1\r\n\r\n"
+	for n := range len(whole) {
+		br := bufio.NewReader(strings.NewReader(whole[:n]))
+		_, err := io.ReadAll(NewChunkedReader(br, &Limits{}))
+		var e *Error
+		if !errors.As(err, &e) || e.Status != 400 {
+			t.Errorf("%q: %v, want a 400 *Error", whole[:n], err)
+		}
+	}
+	br := bufio.NewReader(strings.NewReader(whole))
+	if b, err := io.ReadAll(NewChunkedReader(br, &Limits{})); err != nil || string(b) != "hello, w" {
+		t.Errorf("whole body: %q %v", b, err)
+	}
+}
+
+// TestRejected: every refused head reaches Server.Rejected once, after
+// its answer, with what was parsed of it; served requests never do.
+func TestRejected(t *testing.T) {
+	type seen struct {
+		status                  int
+		method, target, version string
+		headers                 []string
+		written                 int64
+		remote                  string
+	}
+	got := make(chan seen, 16)
+	s := &Server{IdleTimeout: 5 * time.Second, Rejected: func(r *Rejection) {
+		v := seen{status: r.Status, written: r.Written, remote: r.Conn.RemoteHost}
+		if r.Req.Method != nil {
+			v.method, v.target = string(r.Req.Method), string(r.Req.Target)
+			v.version = fmt.Sprintf("%d.%d", r.Req.Major, r.Req.Minor)
+		}
+		for _, h := range r.Req.Headers {
+			v.headers = append(v.headers, string(h.Name)+": "+string(h.Value))
+		}
+		if r.Start.IsZero() {
+			t.Error("Rejection.Start not set")
+		}
+		got <- v
+	}}
+	addr := serve(t, s)
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want seen
+	}{
+		{"differing Content-Length", "POST /p HTTP/1.1\r\nHost: a\r\nUser-Agent: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+			seen{status: 400, method: "POST", target: "/p", version: "1.1", headers: []string{"Host: a", "User-Agent: x", "Content-Length: 1", "Content-Length: 2"}}},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n 2\r\n\r\n",
+			seen{status: 400, method: "GET", target: "/", version: "1.1", headers: []string{"Host: a", "X-A: 1"}}},
+		{"request line too long", "GET /" + strings.Repeat("a", 9000) + " HTTP/1.1\r\nHost: a\r\n\r\n", seen{status: 414}},
+		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", seen{status: 505, method: "GET", target: "/", version: "2.0"}},
+		{"not HTTP", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", seen{status: 400}},
+		{"unknown expectation", "POST / HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n",
+			seen{status: 417, method: "POST", target: "/", version: "1.1", headers: []string{"Host: a", "Expect: x"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			// A valid request first: served, not reported.
+			io.WriteString(c, "GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"+tc.raw)
+			br := bufio.NewReader(c)
+			for _, want := range []int{200, tc.want.status} {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("no response: %v", err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != want {
+					t.Fatalf("status %d, want %d", resp.StatusCode, want)
+				}
+				tc.want.written = int64(len(b))
+			}
+			tc.want.remote = "127.0.0.1"
+			select {
+			case v := <-got:
+				if fmt.Sprint(v) != fmt.Sprint(tc.want) {
+					t.Errorf("Rejected got %+v, want %+v", v, tc.want)
+				}
+			case <-time.After(10 * time.Second): // a failure only: it comes before the close
+				t.Fatal("Rejected not called")
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("connection not closed: %v", err)
+			}
+			select {
+			case v := <-got:
+				t.Errorf("Rejected called again: %+v", v)
+			default:
+			}
+		})
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -149,6 +150,39 @@ func TestInputContentLength(t *testing.T) {
 			}
 			if want := len(tc.body); r.Len != want {
 				t.Errorf("read %d bytes, want %d", r.Len, want)
+			}
+		})
+	}
+}
+
+// TestChunkedCutOff: a chunked body whose client half-closes after the
+// last chunk's "0\r\n", before the closing CRLF, is answered 400 however
+// the body reaches the app: read before the call, spooled, or streamed to
+// an app that fails on the read error or even swallows it and answers
+// 200 (the gateway answers instead: nothing was sent yet).
+func TestChunkedCutOff(t *testing.T) {
+	prefetch := func(n int) func(*setup) { return func(s *setup) { s.gw.Prefetch = n } }
+	for _, tc := range []struct {
+		name string
+		path string
+		opts []func(*setup)
+	}{
+		{"prefetched", "/read", nil},
+		{"spooled", "/read", []func(*setup){prefetch(4), withSpool(1 << 20)}},
+		{"streamed", "/read", []func(*setup){prefetch(4), withSpool(0)}},
+		{"streamed, error swallowed", "/read_catch", []func(*setup){prefetch(4), withSpool(0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, "input_app:app", tc.opts...)
+			c := dial(t, s.Addr)
+			c.send("POST " + tc.path + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				"5\r\nhello\r\n6\r\n world\r\n0\r\n")
+			if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			resp, out := c.response("POST")
+			if resp.StatusCode != 400 {
+				t.Errorf("status %d %q, want 400", resp.StatusCode, out)
 			}
 		})
 	}

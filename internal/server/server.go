@@ -32,9 +32,11 @@ type Options struct {
 	Gateway Gateway
 	// Log receives the server's own messages. If nil, slog.Default().
 	Log *slog.Logger
-	// Access, if set, receives one entry per request.
+	// Access, if set, receives one entry per request, including those the
+	// HTTP/1.1 parser refuses (400, 414, 431, 501, 505, 417), as nginx
+	// logs them: probes and smuggling attempts show.
 	Access *accesslog.Logger
-	// Metrics, if set, counts every request.
+	// Metrics, if set, counts every request, refused ones too.
 	Metrics *metrics.Recorder
 	// Static directories are tried before the apps, in order; a file one
 	// has is served by Go, one none has goes on to the apps.
@@ -104,6 +106,9 @@ func New(opts Options) *Server {
 		MaxConns:      opts.MaxConns,
 		Log:           s.log,
 		Trusted:       opts.Trusted.Has,
+	}
+	if opts.Access != nil || opts.Metrics != nil {
+		s.h1.Rejected = s.rejected
 	}
 	s.h2 = newH2(s)
 	s.h1.H2 = s.h2.serveConn
@@ -297,6 +302,48 @@ func (s *Server) access(x *exchange, r *http1.Request, start time.Time) {
 		e.ResponseHeaders = fieldList(x.sent)
 	}
 	s.opts.Access.Log(&e)
+}
+
+// rejected logs and counts a request head the parser refused. The client
+// address is the peer's (or the PROXY protocol's): forwarded headers of a
+// head that did not parse are not used. The request line is logged if it
+// had its shape, else the access log shows "-" for it.
+func (s *Server) rejected(r *http1.Rejection) {
+	d := time.Since(r.Start)
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Start()
+		s.opts.Metrics.Done(r.Status, d)
+	}
+	if s.opts.Access == nil {
+		return
+	}
+	req := r.Req
+	e := accesslog.Entry{
+		RemoteAddr:     r.Conn.RemoteHost,
+		Start:          r.Start,
+		Duration:       d,
+		Status:         r.Status,
+		BodyBytes:      r.Written,
+		RequestHeaders: headerList(req.Headers),
+	}
+	if req.Method != nil {
+		e.Method, e.URI = str(req.Method), str(req.Target)
+		e.Path, e.Query, _ = strings.Cut(e.URI, "?")
+		e.Proto = "HTTP/" + strconv.Itoa(req.Major) + "." + strconv.Itoa(req.Minor)
+	}
+	s.opts.Access.Log(&e)
+}
+
+// headerList gives the access log the header fields of a refused head.
+type headerList []http1.Header
+
+func (l headerList) Get(name string) string {
+	for _, h := range l {
+		if strings.EqualFold(str(h.Name), name) {
+			return str(h.Value)
+		}
+	}
+	return ""
 }
 
 // fieldList gives the access log header lookups.

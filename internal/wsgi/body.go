@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"errors"
 	"io"
 	"os"
 
@@ -40,15 +39,16 @@ func (c *call) readBody(prefetch int, spoolMax int64) (int64, error) {
 	if cap(c.body) < want {
 		c.body = make([]byte, want)
 	}
-	got, err := io.ReadFull(req.Body, c.body[:want])
+	got, err := readFull(req.Body, c.body[:want])
 	c.body = c.body[:got]
-	if n < 0 && err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return int64(got), nil // all of a chunked body
-		}
+	switch {
+	case err == io.EOF && n < 0:
+		return int64(got), nil // all of a chunked body
+	case err == io.EOF:
+		return n, io.ErrUnexpectedEOF // shorter than its Content-Length
+	case err != nil && n < 0:
 		return -1, err
-	}
-	if err != nil {
+	case err != nil:
 		return n, err
 	}
 	if int64(got) == n {
@@ -92,6 +92,26 @@ func (c *call) readBody(prefetch int, spoolMax int64) (int64, error) {
 	// client.
 	c.rest = io.MultiReader(f, req.Body)
 	return -1, nil
+}
+
+// readFull reads into p until it is full (then the error is nil) or r
+// fails. Unlike io.ReadFull it keeps r's own errors apart from the end of
+// r: io.EOF here is always r's clean end, where io.ReadFull turns that into
+// io.ErrUnexpectedEOF after a short read, the error a body reader returns
+// for a body cut off before its end.
+func readFull(r io.Reader, p []byte) (int, error) {
+	got := 0
+	for got < len(p) {
+		n, err := r.Read(p[got:])
+		got += n
+		if err != nil {
+			if got == len(p) && err == io.EOF {
+				break
+			}
+			return got, err
+		}
+	}
+	return got, nil
 }
 
 // closeSpool removes the spool file, if any.

@@ -287,11 +287,7 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	contentLength, err := c.readBody(g.opts.Prefetch, g.opts.SpoolMax)
 	defer c.closeSpool()
 	if err != nil {
-		var herr *HTTPError
-		if errors.As(err, &herr) {
-			return herr
-		}
-		return &HTTPError{Status: 400, Reason: "Bad Request", Err: err}
+		return bodyError(err)
 	}
 	if req.Method == "HEAD" {
 		c.flags |= cpython.Head
@@ -555,8 +551,29 @@ func (g *Gateway) Metrics(s *metrics.Snapshot) {
 // Stuck is the number of timed-out calls still running.
 func (g *Gateway) Stuck() int { return int(g.stuck.Load()) }
 
+// bodyError is the answer to a request whose body could not be read: the
+// *HTTPError it failed with (413 from a limit), else 400.
+func bodyError(err error) *HTTPError {
+	var herr *HTTPError
+	if errors.As(err, &herr) {
+		return herr
+	}
+	return &HTTPError{Status: 400, Reason: "Bad Request", Err: err}
+}
+
 func (g *Gateway) finish(c *call) error {
 	res := &c.res
+	if c.readErr != nil && (res.Kind == cpython.Buffered || res.Kind == cpython.ErrorBeforeHeaders) {
+		// The app read a body that failed (malformed, cut off, too
+		// large) and has sent nothing yet: whatever it made of part of
+		// the body, from a traceback to a 200, the answer is the body's
+		// error, never a success for a request not received whole.
+		if res.Kind == cpython.Buffered {
+			res.Release()
+		}
+		g.log.Debug("request body read failed", "err", c.readErr, "request", c.req.Method+" "+c.req.RequestURI, "traceback", res.Traceback)
+		return bodyError(c.readErr)
+	}
 	switch res.Kind {
 	case cpython.Buffered:
 		defer res.Release()

@@ -35,6 +35,12 @@ def app(environ, start_response):
         chunks = inp.readlines(10)
     elif mode == "iter":
         chunks = list(inp)
+    elif mode == "read_catch":
+        # An app that swallows a failed read and answers anyway.
+        try:
+            chunks = [inp.read()]
+        except OSError:
+            chunks = [b"read failed"]
     elif mode == "none":
         chunks = []
     elif mode == "read_past":
