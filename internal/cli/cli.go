@@ -275,6 +275,18 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 			return tb, err
 		},
 	}
+	// os._exit in a request: a worker is replaced as after a timeout, a
+	// lone process stops as on SIGTERM; either ends with the app's code.
+	appExit := make(chan int, 1)
+	gwOpts.OnAppExit = func(code int) {
+		if worker != nil {
+			log.Warn(fmt.Sprintf("Worker %d asks to be replaced: the app called os._exit(%d) in a request (answered 500)", worker.ID, code))
+			worker.Retire()
+		} else {
+			log.Warn(fmt.Sprintf("The app called os._exit(%d) in a request (answered 500): stopping once the other requests are done", code))
+		}
+		appExit <- code
+	}
 	if worker != nil {
 		gwOpts.OnTimeout = func() {
 			log.Warn(fmt.Sprintf("Worker %d asks to be replaced: a request timed out and its thread runs on", worker.ID))
@@ -344,10 +356,16 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 	ready.Store(true)
 
 	fast := false
+	exitCode := exitOK
 	for n := 0; ; n++ {
 		select {
 		case err = <-serveErr:
 		case <-ctx.Done():
+		case code := <-appExit:
+			if worker != nil {
+				continue // the master stops it once its replacement is ready
+			}
+			exitCode = code
 		case <-gone:
 			log.Warn("The master has gone away: stopping")
 		case sig := <-sigs:
@@ -418,7 +436,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 		return exitError, err
 	}
 	log.Info("Shutdown complete")
-	return exitOK, nil
+	return exitCode, nil
 }
 
 // startPython starts the interpreter and loads the apps on its main

@@ -79,6 +79,15 @@ func SetDirectThreads(n int) { C.pogo_set_direct_max(C.int(n)) }
 // DirectThreads is how many OS threads have run Python directly.
 func DirectThreads() int { return int(C.pogo_direct_threads()) }
 
+// ExitRequested reports whether the app has called os._exit in a request,
+// and with what code: that request ended with SystemExit instead, and the
+// process is to end with the code once its other requests are done. (A
+// plain load of a C int: cheap enough to ask after every call.)
+func ExitRequested() (code int, ok bool) {
+	c := int(C.pogo_exit_status)
+	return c, c >= 0
+}
+
 // Direct runs app for one request on the calling OS thread, with that
 // thread's own thread state (made on its first call, kept for its life).
 // It returns false, having run nothing, if the thread has none and

@@ -131,7 +131,9 @@ static Py_ssize_t read_go(Input *in, char *dst, Py_ssize_t n)
 		t->job->n = (size_t)n;
 		r = (ssize_t)pogo_ask(t->job, POGO_OP_READ);
 	} else {
+		pogo_go_side = 1;
 		r = pogoRead(t->handle, dst, (size_t)n);
+		pogo_go_side = 0;
 	}
 	regain(t, save);
 	if (r > 0)
@@ -473,7 +475,9 @@ static int send(Gate *g, const char *data, size_t n)
 		t->job->n = n;
 		rc = (int)pogo_ask(t->job, POGO_OP_WRITE);
 	} else {
+		pogo_go_side = 1;
 		rc = pogoWrite(t->handle, (char *)head, head_len, (char *)data, n);
+		pogo_go_side = 0;
 	}
 	regain(t, save);
 	if (rc < 0)
@@ -621,7 +625,9 @@ static PyObject *errors_write(PyObject *self, PyObject *s)
 		j->n = (size_t)PyBytes_GET_SIZE(b);
 		pogo_ask(j, POGO_OP_LOG);
 	} else {
+		pogo_go_side = 1;
 		pogoLog(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+		pogo_go_side = 0;
 	}
 	Py_END_ALLOW_THREADS
 	Py_DECREF(b);
@@ -989,7 +995,9 @@ static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
 		t->job->count = count;
 		rc = (int)pogo_ask(t->job, POGO_OP_SENDFILE);
 	} else {
+		pogo_go_side = 1;
 		rc = pogoSendFile(t->handle, g->head, g->head_len, fd, off, count);
+		pogo_go_side = 0;
 	}
 	regain(t, save);
 	if (rc < 0)
@@ -1139,6 +1147,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 		__atomic_store_n(&out->cpu_clock, (int64_t)clock, __ATOMIC_RELEASE);
 	int64_t t0 = pogo_now_ns();
 	pogo_take_gil(t->ts);
+	pogo_in_request = 1;
 	int64_t t1 = pogo_now_ns();
 	int64_t cpu0 = 0, delay0 = 0;
 	if (flags & POGO_CPU_TIME)
@@ -1214,6 +1223,7 @@ done:
 	out->gil_ns = t->gil_ns;
 	out->handoff_ns = t->handoff_ns;
 	out->wall_ns = t2 - t1;
+	pogo_in_request = 0;
 	PyEval_SaveThread();
 	return out->kind;
 }
@@ -1241,5 +1251,8 @@ int pogo_call_here(uintptr_t handle, pogo_app *app, const char *env, size_t env_
 		here = pogo_thread_new(0);
 	}
 	here->handle = handle;
-	return pogo_call(here, app, env, env_len, body, body_len, flags, scratch, scratch_cap, out);
+	pogo_go_side = 0; /* the app's, but in its callbacks to Go (fault.c) */
+	int kind = pogo_call(here, app, env, env_len, body, body_len, flags, scratch, scratch_cap, out);
+	pogo_go_side = 1;
+	return kind;
 }

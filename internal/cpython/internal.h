@@ -32,6 +32,21 @@ extern Py_ssize_t pogo_nkeys;
 extern int pogo_nreserved;        /* keys 1..pogo_nreserved are in every base environ */
 extern PyObject *pogo_errors_obj; /* the shared wsgi.errors object */
 
+/* fault.c: set while a thread of Go's (the main thread, a direct thread)
+ * runs Go rather than pogo's C or the app's Python. A fatal signal on a
+ * thread with a Python thread state where it is not set is the app's,
+ * and Python's faulthandler reports it; any other goes to Go.
+ * pogo_faults_install (GIL held) puts the handler in front of Go's. */
+extern __thread int pogo_go_side;
+int pogo_faults_install(void);
+
+/* fault.c: set while the calling thread runs a request (pogo_call). In a
+ * request, os._exit(n) ends the request instead of the process (a
+ * SystemExit the gateway answers with a 500) and sets pogo_exit_status
+ * (pogo.h); pogo_exit_init gives module its replacement for os._exit. */
+extern __thread int pogo_in_request;
+int pogo_exit_init(PyObject *module);
+
 /* interp.c: a thread state for the calling OS thread, kept for its life
  * (or until pogo_thread_end, on the same thread). */
 pogo_thread *pogo_thread_new(uintptr_t handle);

@@ -144,7 +144,7 @@ static int init_module(const char *keys, size_t keys_len, const char *bootstrap)
 	if (PyDict_GetItemString(dict, "__builtins__") == NULL &&
 	    PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0)
 		return -1;
-	if (pogo_gateway_init(pogo_module) < 0)
+	if (pogo_gateway_init(pogo_module) < 0 || pogo_exit_init(pogo_module) < 0)
 		return -1;
 	PyObject *code = Py_CompileString(bootstrap, "<pogo bootstrap>", Py_file_input);
 	if (code == NULL)
@@ -238,6 +238,8 @@ pogo_thread *pogo_init(const char *program, const char *argv, size_t argv_len,
 		PyEval_SaveThread();
 		return NULL;
 	}
+	pogo_faults_install(); /* if it cannot, Go reports such crashes */
+	pogo_go_side = 1; /* the main thread is Go's but in pogo_exec and pogo_load */
 	return thread_wrap(PyEval_SaveThread(), handle);
 
 fail:
@@ -267,6 +269,7 @@ void pogo_thread_end(pogo_thread *t)
 int pogo_exec(pogo_thread *t, const char *func, const char *arg, char **err)
 {
 	PyEval_RestoreThread(t->ts);
+	pogo_go_side = 0;
 	int rc = 0;
 	PyObject *r = PyObject_CallMethod(pogo_module, func, "s", arg);
 	if (r == NULL) {
@@ -274,6 +277,7 @@ int pogo_exec(pogo_thread *t, const char *func, const char *arg, char **err)
 		rc = -1;
 	}
 	Py_XDECREF(r);
+	pogo_go_side = 1;
 	PyEval_SaveThread();
 	return rc;
 }
@@ -281,6 +285,7 @@ int pogo_exec(pogo_thread *t, const char *func, const char *arg, char **err)
 char *pogo_exec_str(pogo_thread *t, const char *func, const char *arg, char **err)
 {
 	PyEval_RestoreThread(t->ts);
+	pogo_go_side = 0;
 	char *out = NULL;
 	PyObject *r = PyObject_CallMethod(pogo_module, func, "s", arg);
 	if (r == NULL)
@@ -290,6 +295,7 @@ char *pogo_exec_str(pogo_thread *t, const char *func, const char *arg, char **er
 	else if ((out = utf8_dup(r, NULL)) == NULL)
 		*err = pogo_strdup("pogo: helper returned an unencodable str", NULL);
 	Py_XDECREF(r);
+	pogo_go_side = 1;
 	PyEval_SaveThread();
 	return out;
 }
@@ -297,6 +303,7 @@ char *pogo_exec_str(pogo_thread *t, const char *func, const char *arg, char **er
 pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **err)
 {
 	PyEval_RestoreThread(t->ts);
+	pogo_go_side = 0;
 	pogo_app *app = NULL;
 	PyObject *callable = PyObject_CallMethod(pogo_module, "load", "s", spec);
 	if (callable == NULL) {
@@ -315,6 +322,7 @@ pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **e
 	app->callable = callable;
 	app->base = base;
 out:
+	pogo_go_side = 1;
 	PyEval_SaveThread();
 	return app;
 }

@@ -294,4 +294,8 @@ int pogo_build_minor(void);
 
 void pogo_free(void *p);
 
+/* The code an app asked the process to end with by calling os._exit in a
+ * request (that request ends with SystemExit instead), or -1. Set once. */
+extern int pogo_exit_status;
+
 #endif

@@ -74,6 +74,11 @@ type Options struct {
 	Traceback func(ident uint64) (string, error)
 	// OnTimeout, if set, is called once a request has timed out.
 	OnTimeout func()
+	// OnAppExit, if set, is called once, with the code, after the app
+	// has called os._exit in a request: that request ended with a
+	// SystemExit (a 500), and the process should end with code once its
+	// other requests are done.
+	OnAppExit func(code int)
 }
 
 // DefaultQueueSize is Options.QueueSize's default.
@@ -112,8 +117,9 @@ type Gateway struct {
 	done    chan struct{} // closed by Close: stops the controller and the watchdog
 	ctl     controller    // owned by the control goroutine
 
-	mu     sync.Mutex     // guards active, with a Timeout
-	active map[*call]bool // calls in Python, with a Timeout
+	exitOnce sync.Once      // OnAppExit
+	mu       sync.Mutex     // guards active, with a Timeout
+	active   map[*call]bool // calls in Python, with a Timeout
 
 	freeMu sync.Mutex
 	free   []*call // idle calls, for reuse; guarded by freeMu
@@ -366,6 +372,9 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 		if g.routes.observe(route, waiter || c.res.Timing.Wall > firstLook) {
 			g.stats.flipped(waiter || c.res.Timing.Wall > firstLook)
 		}
+	}
+	if code, ok := cpython.ExitRequested(); ok && g.opts.OnAppExit != nil {
+		g.exitOnce.Do(func() { g.opts.OnAppExit(code) })
 	}
 	timedOut := false
 	if g.active != nil {
