@@ -25,9 +25,15 @@ VIRTUAL_ENV="$PWD/.venv" POGO_REQUIRE_FRAMEWORKS=1 make -s gotest TESTFLAGS="-ra
 
 # Our C under AddressSanitizer (the interpreter itself is not
 # instrumented). Leak reports are off: CPython keeps much of what it
-# allocates until exit, by design.
+# allocates until exit, by design. A malloc too big for ASan returns NULL,
+# as it would without it, so that the app gets its MemoryError. The
+# adaptive thread model's tests judge how the controller reads CPU and
+# wait times; on a loaded machine ASan's slower C made one of them see a
+# CPU-bound path as waiting (scripts/flake.sh), so they run in the race
+# and core suites only.
 echo "== AddressSanitizer: server and cli suites"
-ASAN_OPTIONS=detect_leaks=0 VIRTUAL_ENV="$PWD/.venv" make -s gotest PKGS="./internal/server ./internal/cli" TESTFLAGS="-asan -count=1 -timeout 15m"
+ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 VIRTUAL_ENV="$PWD/.venv" \
+	make -s gotest PKGS="./internal/server ./internal/cli" TESTFLAGS="-asan -count=1 -timeout 15m -skip TestAdaptive"
 
 # Other Pythons: python3.X on PATH, or pyenv's installs.
 default=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
