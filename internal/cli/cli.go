@@ -97,7 +97,7 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 	if err != nil {
 		return exitError, err
 	}
-	master := worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.Timeout > 0 || cfg.Reload)
+	master := worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.MaxMemoryMB > 0 || cfg.Timeout > 0 || cfg.Reload)
 	switch {
 	case worker != nil:
 		// A worker leaves HUP, TTIN and TTOU to its master, which may
@@ -341,6 +341,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 	go func() { serveErr <- srv.Serve(ls) }()
 	var tick <-chan time.Time
 	retireAt := uint64(0)
+	maxMemory := 0 // MB, once this worker has checked what it uses loaded
 	if worker != nil {
 		log.Info(fmt.Sprintf("Worker %d ready: Python %s, %s", worker.ID, cpython.Version(), threadsText(cfg)))
 		worker.Ready()
@@ -349,6 +350,16 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 		tick = t.C
 		if cfg.MaxRequests > 0 {
 			retireAt = uint64(cfg.MaxRequests + rand.IntN(cfg.MaxRequestsJitter+1))
+		}
+		if cfg.MaxMemoryMB > 0 {
+			if mb, err := residentMB(); err != nil {
+				log.Warn("--max-memory: cannot read this worker's memory", "err", err)
+				maxMemory = 0
+			} else if maxMemory = cfg.MaxMemoryMB; mb >= maxMemory {
+				// Replacing it would start one just as big.
+				log.Warn(fmt.Sprintf("Worker %d uses %d MB once loaded, over --max-memory %d MB: it will not be replaced for its memory", worker.ID, mb, maxMemory))
+				maxMemory = 0
+			}
 		}
 	} else {
 		log.Info(banner(ls, tlsConfig != nil, threadsText(cfg)))
@@ -388,6 +399,13 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 			if retireAt > 0 && served >= retireAt {
 				worker.Retire()
 				retireAt = 0
+			}
+			if maxMemory > 0 && n%10 == 0 {
+				if mb, err := residentMB(); err == nil && mb > maxMemory {
+					log.Warn(fmt.Sprintf("Worker %d asks to be replaced: it uses %d MB, over --max-memory %d MB", worker.ID, mb, maxMemory))
+					worker.Retire()
+					maxMemory = 0
+				}
 			}
 			if n%10 == 0 {
 				worker.Report(ptr(snapshot()))
@@ -688,3 +706,20 @@ func openAccessLog(cfg *config.Config, stdout io.Writer) (*accesslog.Logger, *lo
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// residentMB is this process's resident memory in MiB (/proc/self/statm).
+func residentMB() (int, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("/proc/self/statm: %q", b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/self/statm: %w", err)
+	}
+	return int(pages * int64(os.Getpagesize()) >> 20), nil
+}

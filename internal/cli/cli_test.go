@@ -75,6 +75,8 @@ func TestUsageErrors(t *testing.T) {
 		{"negative threads", []string{"--threads", "-1", "factory_app:create_app()"}, "option --threads: must be >= 1, got -1"},
 		{"zero threads", []string{"--threads", "0", "factory_app:create_app()"}, "option --threads: must be >= 1, got 0"},
 		{"one max thread", []string{"--max-threads", "1", "factory_app:create_app()"}, "--max-threads must be >= 2, got 1"},
+		{"negative max memory", []string{"--max-memory", "-5", "factory_app:create_app()"}, "--max-memory must be >= 0 (MB), got -5"},
+		{"max memory not a number", []string{"--max-memory", "1G", "factory_app:create_app()"}, `option --max-memory: "1G" is not an integer`},
 		{"bad env", []string{"-e", "FOO", "factory_app:create_app()"}, `--env "FOO": want KEY=VALUE`},
 	}
 	for _, tt := range tests {

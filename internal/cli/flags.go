@@ -65,6 +65,8 @@ var flags = []flag{
 		intFlag(func(c *config.Config) *int { return &c.MaxRequests })},
 	{[]string{"--max-requests-jitter"}, "N", "add up to N to --max-requests per worker, so they do not restart together",
 		intFlag(func(c *config.Config) *int { return &c.MaxRequestsJitter })},
+	{[]string{"--max-memory"}, "MB", "replace a worker gracefully once its resident memory passes MB MiB, 0 for never (default 0)",
+		intFlag(func(c *config.Config) *int { return &c.MaxMemoryMB })},
 	{[]string{"--cpu-affinity"}, "", "with --workers: bind each worker to one CPU, round robin (uWSGI's --cpu-affinity 1)",
 		func(c *config.Config, _ string) error { c.CPUAffinity = true; return nil }},
 	{[]string{"--reload"}, "", "restart workers when a .py file under the app's directories changes (development)",

@@ -147,6 +147,8 @@ func serverKey(cfg *config.Config, set map[string]bool, conf map[string]string, 
 		return num("--max-requests", &cfg.MaxRequests)
 	case "max_requests_jitter":
 		return num("--max-requests-jitter", &cfg.MaxRequestsJitter)
+	case "max_memory", "reload_on_rss":
+		return num("--max-memory", &cfg.MaxMemoryMB)
 	case "channel_timeout", "keepalive":
 		return secs("--keep-alive", &cfg.KeepAlive)
 	case "graceful_timeout":

@@ -61,12 +61,16 @@ type Config struct {
 	Binds []string
 	// Workers is the number of worker processes, each with its own
 	// interpreter, under a master that supervises them. Zero means no
-	// master: this process serves (one worker if MaxRequests or Timeout
-	// is set).
+	// master: this process serves (one worker if MaxRequests, MaxMemoryMB
+	// or Timeout is set).
 	Workers int
 	// MaxRequests recycles a worker after about this many requests, plus
 	// up to MaxRequestsJitter more (chosen per worker). Zero: never.
 	MaxRequests, MaxRequestsJitter int
+	// MaxMemoryMB replaces a worker gracefully once its resident memory
+	// passes this many MiB (uWSGI's reload-on-rss; implies a master, as
+	// MaxRequests does). Zero: never.
+	MaxMemoryMB int
 	// Reload restarts the workers when a .py file under the app's
 	// directories (the working directory and PythonPath) or one of
 	// ReloadExtraFiles changes: for development. Implies a master.
@@ -208,6 +212,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--max-requests must be >= 0, got %d", c.MaxRequests)
 	case c.MaxRequestsJitter < 0:
 		return fmt.Errorf("--max-requests-jitter must be >= 0, got %d", c.MaxRequestsJitter)
+	case c.MaxMemoryMB < 0:
+		return fmt.Errorf("--max-memory must be >= 0 (MB), got %d", c.MaxMemoryMB)
 	case c.Threads < 0:
 		return fmt.Errorf("--threads must be >= 1, got %d", c.Threads)
 	case c.MaxThreads < 0 || c.MaxThreads == 1:
