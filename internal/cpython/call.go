@@ -154,6 +154,7 @@ func (c *Call) result(scratch []byte) Result {
 	res := &c.job.out
 	r := Result{
 		Kind:    Kind(res.kind),
+		Over:    res.over != 0,
 		head:    unsafe.Pointer(res.head),
 		headLen: int(res.head_len),
 		body:    unsafe.Pointer(res.body),

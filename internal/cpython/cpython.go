@@ -54,9 +54,11 @@ type Handler interface {
 	// body passed to Call). It returns io.EOF at the end.
 	ReadBody(p []byte) (int, error)
 	// Write sends body bytes; head (status and headers, encoded as in
-	// Result.Head) is non-nil on the first call only.
+	// Result.Head) is non-nil on the first call only. No more body than
+	// the head's Content-Length is given, in all.
 	Write(head, body []byte) error
-	// SendFile sends count bytes of f from offset after head. f is closed
+	// SendFile sends count bytes of f from offset after head: the rest of
+	// the file, or no more than the head's Content-Length. f is closed
 	// by the caller after SendFile returns.
 	SendFile(head []byte, f *os.File, offset, count int64) error
 }
@@ -211,6 +213,12 @@ type Result struct {
 	body      unsafe.Pointer
 	bodyLen   int
 	c         uint8 // bit 0: head is C memory, bit 1: body is
+
+	// Over is set when the app's body went past its own Content-Length:
+	// the excess was dropped, never handed to the Handler or kept in
+	// Body (a wsgi.file_wrapper bounded by it does not count: see
+	// pogo.h).
+	Over bool
 
 	Timing Timing
 }

@@ -4,9 +4,11 @@
  * response iterable. See pogo.h for the contract.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -358,7 +360,13 @@ typedef struct {
 	int head_only;     /* HEAD request: count body bytes, send none */
 	int gone;          /* the client went away */
 	int active;        /* cleared when the request ends */
-	size_t counted;    /* body bytes counted for HEAD */
+	/* The app's Content-Length bounds the body (see send): clen is it, -1
+	 * if the head has none (or one Go will refuse); body_sent is the body
+	 * bytes passed on so far (or counted, for HEAD), never more than clen. */
+	long long clen;
+	long long body_sent;
+	int over;          /* the app's body went past clen: the excess was dropped */
+	int quiet;         /* a file_wrapper: clen bounding it is no fault of the app's */
 	char *scratch;     /* the caller's buffer for a buffered response (pogo_call) */
 	size_t scratch_cap;
 	size_t scratch_used; /* the body's bytes at its start */
@@ -366,9 +374,33 @@ typedef struct {
 
 static PyTypeObject GateType;
 
-/* build_head validates status and headers and encodes them for Go. */
-static int build_head(PyObject *status, PyObject *headers, buf *b)
+/* content_length parses a Content-Length value: 1*DIGIT between optional
+ * spaces and tabs. Returns -1 for anything else (Go refuses the head). */
+static long long content_length(const char *v, Py_ssize_t n)
 {
+	Py_ssize_t i = 0;
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	while (n > i && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (i == n)
+		return -1;
+	long long cl = 0;
+	for (; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9' || cl > (LLONG_MAX - 9) / 10)
+			return -1;
+		cl = cl * 10 + (v[i] - '0');
+	}
+	return cl;
+}
+
+/* build_head validates status and headers and encodes them for Go, and
+ * sets *clen to the app's Content-Length: -1 if none, or if Go will refuse
+ * the head for it (not a number, two that differ). */
+static int build_head(PyObject *status, PyObject *headers, buf *b, long long *clen)
+{
+	int clens = 0, bad_clen = 0; /* Content-Length headers seen; one Go refuses */
+	*clen = -1;
 	Py_ssize_t n;
 	const char *s = latin1(status, &n, "status");
 	if (s == NULL)
@@ -418,6 +450,13 @@ static int build_head(PyObject *status, PyObject *headers, buf *b)
 				goto fail;
 			}
 		}
+		if (kn == 14 && strncasecmp(k, "content-length", 14) == 0) {
+			long long cl = content_length(v, vn);
+			if (cl < 0 || (clens > 0 && cl != *clen))
+				bad_clen = 1;
+			clens++;
+			*clen = bad_clen ? -1 : cl;
+		}
 		buf_put(b, k, (size_t)kn);
 		buf_put(b, "", 1);
 		buf_put(b, v, (size_t)vn);
@@ -434,14 +473,28 @@ fail:
  * while the app goes on. */
 #define POSTED_WRITE_MAX (64 * 1024)
 
+/* body_full: the body has reached the app's Content-Length, so the rest
+ * of the iterable is not asked for (PEP 3333: the server "should stop
+ * iterating over the response when enough data has been sent"). */
+static int body_full(Gate *g)
+{
+	return g->started && g->clen >= 0 && g->body_sent >= g->clen;
+}
+
 /* send hands a body chunk (and the head, the first time) to Go with the
- * GIL released. Returns 0, or -1 if the client is gone. */
+ * GIL released. Returns 0, or -1 if the client is gone. No more than the
+ * app's Content-Length goes: bytes past it are dropped (g->over), so the
+ * response stays framed and the connection stays in step. */
 static int send(Gate *g, const char *data, size_t n)
 {
-	if (g->head_only) {
-		g->counted += n;
-		return 0;
+	if (g->clen >= 0 && (long long)n > g->clen - g->body_sent) {
+		n = (size_t)(g->clen - g->body_sent);
+		if (!g->quiet)
+			g->over = 1;
 	}
+	g->body_sent += (long long)n;
+	if (n == 0 || g->head_only)
+		return 0;
 	const char *head = NULL;
 	size_t head_len = 0;
 	if (!g->sent) {
@@ -536,7 +589,8 @@ static PyObject *start_response(Gate *g, PyObject *status, PyObject *headers, Py
 		return NULL;
 	}
 	buf b = {0};
-	if (build_head(status, headers, &b) < 0) {
+	long long clen;
+	if (build_head(status, headers, &b, &clen) < 0) {
 		free(b.p);
 		return NULL;
 	}
@@ -544,6 +598,11 @@ static PyObject *start_response(Gate *g, PyObject *status, PyObject *headers, Py
 	g->head = b.p;
 	g->head_len = b.n;
 	g->started = 1;
+	/* A new head (exc_info) starts the body again: nothing was sent, but a
+	 * HEAD request may have counted some. */
+	g->clen = clen;
+	g->body_sent = 0;
+	g->over = 0;
 	if (g->write == NULL && (g->write = PyCFunction_New(&write_def, (PyObject *)g)) == NULL)
 		return NULL;
 	Py_INCREF(g->write);
@@ -928,6 +987,13 @@ static int finish_sequence(Gate *g, PyObject *result, pogo_result *out)
 	}
 	if (!g->started)
 		return no_start();
+	/* No more than the app's Content-Length, as in send (a HEAD request
+	 * may have counted what write() was given). */
+	if (g->clen >= 0 && (long long)total > g->clen - g->body_sent) {
+		total = (size_t)(g->clen - g->body_sent);
+		g->over = 1;
+	}
+	g->body_sent += (long long)total;
 	if (!g->head_only && total > 0) {
 		char *body;
 		if (total <= g->scratch_cap) {
@@ -937,19 +1003,25 @@ static int finish_sequence(Gate *g, PyObject *result, pogo_result *out)
 			abort();
 		}
 		size_t off = 0;
-		for (Py_ssize_t i = 0; i < n; i++) {
+		for (Py_ssize_t i = 0; i < n && off < total; i++) {
 			size_t m = (size_t)PyBytes_GET_SIZE(items[i]);
+			if (m > total - off)
+				m = total - off;
 			memcpy(body + off, PyBytes_AS_STRING(items[i]), m);
 			off += m;
 		}
 		out->body = body;
 	}
-	out->body_len = total;
+	out->body_len = (size_t)g->body_sent;
 	return 0;
 }
 
-/* finish_file sends a wsgi.file_wrapper over a regular file with sendfile.
- * Returns 1 if it did, 0 if the generic path must be used, -1 on error. */
+/* finish_file sends a wsgi.file_wrapper over a regular file with sendfile:
+ * from the file object's position to the end of the file, or as much of it
+ * as the app's Content-Length says (a Range response: Falcon positions the
+ * file and sets Content-Length to the range's length). A file shorter than
+ * Content-Length is sent as it is; Go ends the response short. Returns 1
+ * if it did, 0 if the generic path must be used, -1 on error. */
 static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
 {
 	int fd = PyObject_AsFileDescriptor(fw->filelike);
@@ -977,9 +1049,12 @@ static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
 	if (!g->started)
 		return no_start();
 	long long count = (long long)st.st_size > off ? (long long)st.st_size - off : 0;
+	if (g->clen >= 0 && count > g->clen - g->body_sent)
+		count = g->clen - g->body_sent;
+	g->body_sent += count;
 	if (g->head_only) {
 		out->kind = POGO_BUFFERED;
-		out->body_len = (size_t)count;
+		out->body_len = (size_t)g->body_sent;
 		return 1;
 	}
 	pogo_thread *t = g->t;
@@ -1015,16 +1090,19 @@ static int finish(Gate *g, PyObject *result, pogo_result *out)
 		out->kind = POGO_BUFFERED;
 		return 0;
 	}
-	if (!g->sent && Py_IS_TYPE(result, &FileWrapperType)) {
-		int rc = finish_file(g, (FileWrapper *)result, out);
-		if (rc != 0)
-			return rc < 0 ? -1 : 0;
+	if (Py_IS_TYPE(result, &FileWrapperType)) {
+		g->quiet = 1;
+		if (!g->sent) {
+			int rc = finish_file(g, (FileWrapper *)result, out);
+			if (rc != 0)
+				return rc < 0 ? -1 : 0;
+		}
 	}
 	PyObject *it = PyObject_GetIter(result);
 	if (it == NULL)
 		return -1;
 	PyObject *item;
-	while ((item = PyIter_Next(it)) != NULL) {
+	while (!body_full(g) && (item = PyIter_Next(it)) != NULL) {
 		if (!PyBytes_Check(item)) {
 			PyErr_Format(PyExc_TypeError, "response body items must be bytes, not %.100s",
 			             Py_TYPE(item)->tp_name);
@@ -1054,7 +1132,7 @@ static int finish(Gate *g, PyObject *result, pogo_result *out)
 	if (!g->started)
 		return no_start();
 	out->kind = POGO_BUFFERED;
-	out->body_len = g->counted;
+	out->body_len = (size_t)g->body_sent;
 	return 0;
 }
 
@@ -1166,7 +1244,9 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	g->started = g->sent = g->gone = 0;
 	g->head_only = (flags & POGO_HEAD) != 0;
 	g->active = 1;
-	g->counted = 0;
+	g->clen = -1;
+	g->body_sent = 0;
+	g->over = g->quiet = 0;
 	g->scratch = scratch;
 	g->scratch_cap = scratch_cap;
 	g->scratch_used = 0;
@@ -1200,6 +1280,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 		close_result(g, result, out);
 		Py_DECREF(result);
 	}
+	out->over = g->over;
 	if (out->kind == POGO_BUFFERED)
 		buffered(g, out);
 	goto done;

@@ -73,6 +73,15 @@ typedef struct {
 	size_t body_len;
 	char *err;
 	size_t err_len;
+	/* The app's Content-Length bounds the body on every path: no more
+	 * than it is handed to Go (pogoWrite, pogoSendFile, body), and the
+	 * response iterable is not iterated further once it is reached. over
+	 * is set when the app's body went past it (a list, an iterable,
+	 * write()) and the excess was dropped; a wsgi.file_wrapper that goes
+	 * past it does not set it: bounding a file by Content-Length is how
+	 * part of one is sent. A body shorter than Content-Length is handed
+	 * on as it is, for Go to end the response short. */
+	int over;
 	/* Python's thread ident (threading.get_ident()) of the thread running
 	 * the call, set before the app starts, so that a watchdog can ask for
 	 * the traceback of a call that runs too long (pogo_exec_str,

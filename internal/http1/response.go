@@ -18,7 +18,7 @@ type ResponseWriter struct {
 	head []byte // the formatted head, until it is written; reused
 
 	status    int
-	length    int64 // declared Content-Length, -1 if none
+	length    int64 // declared Content-Length, -1 if none: no more body is ever sent
 	written   int64 // body bytes written
 	chunked   bool
 	noBody    bool // HEAD, 1xx, 204, 304
@@ -166,7 +166,10 @@ func (w *ResponseWriter) WriteHeader(status int, reason string, header []HeaderF
 }
 
 // Write sends body bytes, with the head if it is still pending, in one
-// write to the socket.
+// write to the socket. Bytes past the declared Content-Length are dropped,
+// not sent: the response stays framed, so the connection stays in step and
+// may carry the next one (the gateway bounds what it writes by the app's
+// Content-Length and logs the excess; this is the last line).
 func (w *ResponseWriter) Write(p []byte) (int, error) {
 	if !w.wroteHead {
 		return 0, errors.New("http1: Write before WriteHeader")
@@ -177,10 +180,12 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	if w.noBody || len(p) == 0 {
 		return len(p), nil
 	}
+	n := len(p)
 	if w.length >= 0 && w.written+int64(len(p)) > w.length {
-		// More than declared: send what fits, then fail the response.
 		p = p[:w.length-w.written]
-		w.err = errors.New("http1: body longer than Content-Length")
+		if len(p) == 0 {
+			return n, nil
+		}
 	}
 	iov := w.iov[:0]
 	if !w.headSent {
@@ -199,19 +204,21 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	w.headSent = true
 	w.written += int64(len(p))
-	if w.err != nil {
-		return len(p), w.err
-	}
-	return len(p), nil
+	return n, nil
 }
 
 var crlf = []byte("\r\n")
 
 // SendFile sends count bytes of f from offset: with sendfile(2) on plain
-// TCP connections.
+// TCP connections. As with Write, no more than the declared Content-Length
+// is sent; if the file ends first, the response is short and finish
+// closes the connection.
 func (w *ResponseWriter) SendFile(f *os.File, offset, count int64) error {
 	if w.noBody {
 		return nil
+	}
+	if w.length >= 0 && count > w.length-w.written {
+		count = w.length - w.written
 	}
 	if w.chunked {
 		// Unknown length: copy through Write.

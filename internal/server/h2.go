@@ -58,6 +58,11 @@ type h2Exchange struct {
 	limit  limitedBody
 	guard  *h2Guard // with Options.GatewayTimeouts, else nil
 	path   []byte   // the decoded path, for routing
+
+	// declared is the Content-Length sent, -1 if none or the response has
+	// no body: no more body is sent, and a body short of it resets the
+	// stream.
+	declared int64
 }
 
 // h2Guard lets the gateway's watchdog answer for a stuck app on HTTP/2,
@@ -112,6 +117,7 @@ func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	x.w = w
 	x.rc = http.NewResponseController(w)
+	x.declared = -1
 	h.fill(x, r)
 
 	if m := h.s.opts.Metrics; m != nil {
@@ -144,9 +150,19 @@ func (h *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = h.s.opts.Gateway.Serve(&x.req, x)
 	}
+	if err == nil && x.declared >= 0 && x.bytes < x.declared {
+		err = wsgi.ErrShortBody // (a file that shrank as it was sent)
+	}
 	var herr *wsgi.HTTPError
 	switch {
 	case err == nil:
+	case errors.Is(err, wsgi.ErrShortBody):
+		// A body shorter than its content-length is malformed (RFC 9113
+		// 8.1.1): what there is goes out, then RST_STREAM
+		// (INTERNAL_ERROR) in place of END_STREAM, so the client sees
+		// the response fail rather than end.
+		x.rc.Flush()
+		panic(http.ErrAbortHandler)
 	case errors.As(err, &herr) && x.status == 0:
 		x.status = herr.Status
 		hdr := w.Header()
@@ -241,8 +257,12 @@ func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
 	if _, ok := hdr["Content-Type"]; !ok {
 		hdr["Content-Type"] = nil // no sniffing: send what the app said
 	}
+	x.declared = -1
 	if h.ContentLength >= 0 {
 		hdr.Set("Content-Length", strconv.FormatInt(h.ContentLength, 10))
+		if x.req.Method != "HEAD" && h.Status >= 200 && h.Status != 204 && h.Status != 304 {
+			x.declared = h.ContentLength
+		}
 	}
 	x.status = h.Status
 	x.whole = h.Whole
@@ -250,11 +270,26 @@ func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
 	return nil
 }
 
+// room bounds n body bytes by the Content-Length sent: the bytes past it
+// are dropped, not sent (the gateway bounds what it writes by the app's
+// Content-Length and logs the excess; this is the last line), and the
+// stream ends normally.
+func (x *h2Exchange) room(n int64) int64 {
+	if x.declared >= 0 && n > x.declared-x.bytes {
+		return x.declared - x.bytes
+	}
+	return n
+}
+
 func (x *h2Exchange) Write(p []byte) error {
 	if !x.lock() {
 		return errAbandoned
 	}
 	defer x.unlock()
+	p = p[:x.room(int64(len(p)))]
+	if len(p) == 0 && x.declared >= 0 {
+		return nil
+	}
 	n, err := x.w.Write(p)
 	x.bytes += int64(n)
 	if errors.Is(err, http.ErrBodyNotAllowed) {
@@ -271,7 +306,7 @@ func (x *h2Exchange) SendFile(f *os.File, offset, count int64) error {
 		return errAbandoned
 	}
 	defer x.unlock()
-	n, err := io.Copy(x.w, io.NewSectionReader(f, offset, count))
+	n, err := io.Copy(x.w, io.NewSectionReader(f, offset, x.room(count)))
 	x.bytes += n
 	return err
 }

@@ -215,6 +215,12 @@ func (x *exchange) failed(err error) {
 		x.writeError(herr)
 		return
 	}
+	if errors.Is(err, wsgi.ErrShortBody) {
+		// All there is has been given: the engine sends the head if it
+		// still holds it, then closes the connection, as for any body
+		// short of its Content-Length.
+		return
+	}
 	// The response is incomplete: close without finishing it, so the
 	// client sees a truncated, never a corrupt, response.
 	x.w.Abort()

@@ -235,6 +235,14 @@ type call struct {
 	readErr error
 	sent    bool  // head was written through w
 	werr    error // first write error
+	// A streamed response's body, bounded by the app's Content-Length
+	// (see bound): declared is it once the head is written, -1 if there
+	// is none or the response has no body (HEAD, 1xx, 204, 304);
+	// bodySent is what went to w; over is set when the app's body went
+	// past declared and the excess was dropped.
+	declared int64
+	bodySent int64
+	over     bool
 
 	// With a Timeout: when the call started, and whether the watchdog
 	// has given up on it; guarded by Gateway.mu.
@@ -268,6 +276,7 @@ func (g *Gateway) getCall() *call {
 
 func (g *Gateway) putCall(c *call) {
 	c.req, c.w, c.res, c.readErr, c.werr, c.sent = nil, nil, cpython.Result{}, nil, nil, false
+	c.declared, c.bodySent, c.over = -1, 0, false
 	c.head = ResponseHead{}
 	g.freeMu.Lock()
 	g.free = append(g.free, c)
@@ -281,12 +290,24 @@ const scratchSize = 16 << 10
 
 // Serve runs req through the app and writes the response to w. It returns
 // nil when the response was written completely and the connection may be
-// reused; ErrAborted or ErrClientGone when it must be closed; or an
-// *HTTPError the transport should answer (bad body, queue full).
+// reused; ErrAborted or ErrClientGone when it must be closed; ErrShortBody
+// when the app's body fell short of its Content-Length; or an *HTTPError
+// the transport should answer (bad body, queue full).
+//
+// The app's Content-Length is kept, and bounds the body on every path (a
+// list, an iterable, write(), wsgi.file_wrapper): no more than it is ever
+// written. What goes past it is dropped and the response stays framed, so
+// the connection stays in step and may carry the next request; that is
+// logged once, as a warning, except for a wsgi.file_wrapper, where a
+// Content-Length shorter than the file is how part of one is sent
+// (Falcon's Range responses). A body that falls short of it is written as
+// it is, under the app's Content-Length (never one rewritten to match),
+// and Serve returns ErrShortBody.
 func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	c := g.getCall()
 	defer g.putCall(c)
 	c.req, c.w = req, w
+	c.declared, c.bodySent, c.over = -1, 0, false
 
 	// Read the body now, so a slow upload never holds a Python thread.
 	c.flags = 0
@@ -591,30 +612,62 @@ func (g *Gateway) finish(c *call) error {
 			g.appError(c, err.Error()+"\n")
 			return c.writeError(500)
 		}
-		if h.ContentLength < 0 || c.req.Method != "HEAD" {
-			// The server frames what it sends; for HEAD, an app that
-			// skips the body (Werkzeug does) still knows its length.
+		body := res.Body()
+		short := false
+		switch {
+		case h.ContentLength < 0:
+			// The server frames what it sends; for HEAD, the length
+			// the body would have had.
 			h.ContentLength = int64(res.BodyLen())
+		case c.req.Method == "HEAD":
+			// An app that skips the body for HEAD (Werkzeug does)
+			// still knows its length: the app's.
+		case !bodyAllowed(h.Status, c.req.Method):
+			h.ContentLength = int64(res.BodyLen())
+		case int64(len(body)) > h.ContentLength:
+			// C bounds a buffered body by Content-Length already; a
+			// value it did not read as one ("+5") is bounded here.
+			body = body[:h.ContentLength]
+			res.Over = true
+		default:
+			// The app's Content-Length, kept even if the body falls
+			// short of it: the client must see the response truncated.
+			short = int64(len(body)) < h.ContentLength
+		}
+		if res.Over {
+			g.warnOver(c)
 		}
 		h.Whole = true
 		if err := c.w.WriteHeader(h); err != nil {
 			return ErrClientGone
 		}
-		if body := res.Body(); len(body) > 0 {
+		if len(body) > 0 {
 			if err := c.w.Write(body); err != nil {
 				return ErrClientGone
 			}
 		}
+		if short {
+			return g.short(c, h.ContentLength, int64(len(body)))
+		}
 		return nil
 	case cpython.Streamed:
+		if res.Over || c.over {
+			g.warnOver(c)
+		}
 		if c.werr != nil {
 			return c.werr
+		}
+		if c.declared >= 0 && c.bodySent < c.declared {
+			return g.short(c, c.declared, c.bodySent)
 		}
 		return nil
 	case cpython.ErrorBeforeHeaders:
 		g.appError(c, res.Traceback)
 		return c.writeError(500)
 	case cpython.ErrorAfterHeaders:
+		if res.Over || c.over {
+			g.warnOver(c)
+		}
 		g.appError(c, res.Traceback)
 		return ErrAborted
 	case cpython.ClientGone:
@@ -636,6 +689,38 @@ func (g *Gateway) finish(c *call) error {
 
 func (g *Gateway) appError(c *call, traceback string) {
 	g.log.Error("Error handling request "+c.req.Method+" "+c.req.RequestURI, "traceback", traceback)
+}
+
+// warnOver logs, once per response, that the app's body went past its
+// Content-Length and the rest was dropped (net/http logs "wrote more than
+// the declared Content-Length"; it, nginx and pogo send no more).
+func (g *Gateway) warnOver(c *call) {
+	g.log.Warn(fmt.Sprintf("Response to %s %s longer than its Content-Length (%d): the rest of the body was not sent",
+		c.req.Method, c.req.RequestURI, c.head.ContentLength))
+}
+
+// short logs a body that fell short of its Content-Length cl, at sent
+// bytes, and returns ErrShortBody: the transport ends the response there.
+func (g *Gateway) short(c *call, cl, sent int64) error {
+	g.log.Warn(fmt.Sprintf("Response to %s %s shorter than its Content-Length (%d): sent %d bytes, then ended the connection",
+		c.req.Method, c.req.RequestURI, cl, sent))
+	return ErrShortBody
+}
+
+// bodyAllowed reports whether a response to method with status has a body
+// that its Content-Length frames.
+func bodyAllowed(status int, method string) bool {
+	return method != "HEAD" && status >= 200 && status != 204 && status != 304
+}
+
+// bound is how many of n more body bytes fit in the app's Content-Length;
+// quiet is set for a file, which Content-Length may bound on purpose.
+func (c *call) bound(n int64, quiet bool) int64 {
+	if c.declared >= 0 && n > c.declared-c.bodySent {
+		n = c.declared - c.bodySent
+		c.over = c.over || !quiet
+	}
+	return n
 }
 
 // writeError answers with a short plain-text error page.
@@ -674,8 +759,11 @@ func (c *call) Write(head, body []byte) error {
 			return err
 		}
 	}
-	if len(body) > 0 && c.req.Method != "HEAD" {
-		if err := c.w.Write(body); err != nil {
+	// (C bounds the body by Content-Length already; bound catches a
+	// value it did not read as one.)
+	if n := c.bound(int64(len(body)), false); n > 0 && c.req.Method != "HEAD" {
+		c.bodySent += n
+		if err := c.w.Write(body[:n]); err != nil {
 			c.werr = ErrClientGone
 			return c.werr
 		}
@@ -687,6 +775,8 @@ func (c *call) SendFile(head []byte, f *os.File, offset, count int64) error {
 	if err := c.writeHead(head, count); err != nil {
 		return err
 	}
+	count = c.bound(count, true)
+	c.bodySent += count
 	if err := c.w.SendFile(f, offset, count); err != nil {
 		c.werr = ErrClientGone
 		return c.werr
@@ -695,15 +785,20 @@ func (c *call) SendFile(head []byte, f *os.File, offset, count int64) error {
 }
 
 // writeHead sends the head of a streamed response. length is the body
-// length when the server knows it (a file), else -1.
+// length when the server knows it (a file), else -1: it frames the body
+// only if the app sent no Content-Length. The app's is kept, also when
+// the file falls short of it (the response then ends short: see Serve).
 func (c *call) writeHead(head []byte, length int64) error {
 	h, err := c.parseHead(head)
 	if err != nil {
 		c.werr = err
 		return err
 	}
-	if length >= 0 && (h.ContentLength < 0 || h.ContentLength > length) {
+	if h.ContentLength < 0 {
 		h.ContentLength = length
+	}
+	if bodyAllowed(h.Status, c.req.Method) {
+		c.declared = h.ContentLength
 	}
 	c.sent = true
 	if err := c.w.WriteHeader(h); err != nil {

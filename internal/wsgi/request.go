@@ -55,7 +55,9 @@ type ResponseHead struct {
 	// removed (as gunicorn does) and Content-Length is in ContentLength.
 	Header []Field
 	// ContentLength is the body length, or -1 if unknown (the transport
-	// then uses chunked encoding on HTTP/1.1, or closes on HTTP/1.0).
+	// then uses chunked encoding on HTTP/1.1, or closes on HTTP/1.0). It
+	// is the app's own when it sent one, even if its body falls short
+	// (Serve then returns ErrShortBody).
 	ContentLength int64
 	// Close is set when the app sent "Connection: close".
 	Close bool
@@ -67,7 +69,9 @@ type ResponseHead struct {
 
 // ResponseWriter is the transport's side of a response. Methods are called
 // from one goroutine at a time, in order: WriteHeader once, then Write or
-// SendFile.
+// SendFile. The gateway gives no more body than the head's ContentLength;
+// a transport still sends no more than it declared, dropping the excess
+// so that the response stays framed.
 type ResponseWriter interface {
 	// WriteHeader sends the head. h and its strings are valid only
 	// during the call: what the transport keeps, it copies.
@@ -79,11 +83,18 @@ type ResponseWriter interface {
 	SendFile(f *os.File, offset, count int64) error
 }
 
-// Serve's errors. The transport closes the connection for both.
+// Serve's errors. The transport closes the connection for each.
 var (
 	// ErrAborted: the app failed after the response headers were sent; the
 	// response is incomplete and the connection must be closed, not reused.
 	ErrAborted = errors.New("wsgi: response aborted after headers were sent")
 	// ErrClientGone: writing the response failed.
 	ErrClientGone = errors.New("wsgi: client went away")
+	// ErrShortBody: the app's body ended before its Content-Length. What
+	// there was has been written, under the app's Content-Length; the
+	// transport ends the response there, flushing what it holds: on
+	// HTTP/1.1 it closes the connection, on HTTP/2 it resets the stream
+	// (a body shorter than its content-length is malformed, RFC 9113
+	// 8.1.1), so the client sees the response truncated.
+	ErrShortBody = errors.New("wsgi: response body shorter than its Content-Length")
 )
