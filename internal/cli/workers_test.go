@@ -756,6 +756,18 @@ func TestAdaptiveMetrics(t *testing.T) {
 		t.Errorf("queue waits counted %v, want >= %d", m[`pogo_queue_wait_seconds_count`], n)
 	}
 
+	// Idle: the pool's threads end, the gauge follows, and the limit
+	// the waiting calls grew comes down.
+	m = waitMetric(t, base, "pogo_python_threads_ended_total", started)
+	if m["pogo_python_threads"] >= started {
+		t.Errorf("%v Python threads after %v ended idle", m["pogo_python_threads"], m["pogo_python_threads_ended_total"])
+	}
+	for deadline := time.Now().Add(timeout); scrape(t, base)["pogo_python_threads_limit"] > 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the limit stays at %v idle", scrape(t, base)["pogo_python_threads_limit"])
+		}
+	}
+
 	// 32 connections on a path that holds the GIL: the figures, scraped
 	// while it runs, never show more requests in Python than the cores.
 	done := make(chan struct{})
@@ -782,11 +794,5 @@ func TestAdaptiveMetrics(t *testing.T) {
 	}
 	if bound := float64(2 * runtime.NumCPU()); most > bound {
 		t.Errorf("CPU-bound path: up to %v requests in Python at once, want at most %v", most, bound)
-	}
-
-	// Idle: the pool's threads end, and the gauge follows.
-	m = waitMetric(t, base, "pogo_python_threads_ended_total", started)
-	if m["pogo_python_threads"] >= started {
-		t.Errorf("%v Python threads after %v ended idle", m["pogo_python_threads"], m["pogo_python_threads_ended_total"])
 	}
 }

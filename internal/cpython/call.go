@@ -69,6 +69,15 @@ func (c *Call) CPUTime() (time.Duration, bool) {
 	return time.Duration(ns), ns >= 0
 }
 
+// Waits reports whether the thread running the call is blocked on I/O or
+// on the app (a lock, a sleep) rather than running, runnable (preempted)
+// or waiting for the GIL, as far as p has learnt where the GIL is. It may
+// be called from any goroutine while the call runs.
+func (c *Call) Waits(p *Pool) bool {
+	tid := atomic.LoadInt32((*int32)(unsafe.Pointer(&c.job.out.tid)))
+	return tid != 0 && C.pogo_pool_waits(p.c, C.int32_t(tid)) != 0
+}
+
 // ReadErr returns the error that ended the last run's body read, if any.
 func (c *Call) ReadErr() error { return c.readErr }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1223,6 +1224,10 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	clockid_t clock;
 	if (pthread_getcpuclockid(pthread_self(), &clock) == 0)
 		__atomic_store_n(&out->cpu_clock, (int64_t)clock, __ATOMIC_RELEASE);
+	static __thread int32_t tid;
+	if (tid == 0)
+		tid = (int32_t)syscall(SYS_gettid);
+	__atomic_store_n(&out->tid, tid, __ATOMIC_RELEASE);
 	int64_t t0 = pogo_now_ns();
 	pogo_take_gil(t->ts);
 	pogo_in_request = 1;

@@ -100,6 +100,10 @@ typedef struct {
 	 * before the app starts, so that a controller can see how much CPU a
 	 * long call uses (pogo_clock_ns). */
 	int64_t cpu_clock;
+	/* The OS thread id (gettid) of the thread running the call, set with
+	 * cpu_clock, so that a controller can see whether a long call waits
+	 * (pogo_pool_waits). */
+	int32_t tid;
 } pogo_result;
 
 /*
@@ -281,6 +285,12 @@ void pogo_pool_sample(pogo_pool *p, int max, pogo_pool_sample_counts *c);
 
 /* pogo_now_ns is CLOCK_MONOTONIC in ns, the clock of pogo_job.submitted_ns. */
 int64_t pogo_now_ns(void);
+
+/* pogo_pool_waits reports whether OS thread tid is blocked, waiting on
+ * I/O or on the app (a lock, a condition, a sleep), rather than running,
+ * runnable or waiting for the GIL (as far as p's sampling knows the
+ * GIL's futex word). */
+int pogo_pool_waits(pogo_pool *p, int32_t tid);
 
 /* pogo_clock_ns reads a clock (pogo_result.cpu_clock), in ns; -1 if it
  * cannot (the thread has ended). */

@@ -525,6 +525,26 @@ void pogo_pool_set(pogo_pool *p, int cap, int keep, int64_t idle_ns)
  * if it cannot tell. */
 enum { RUNNING, FUTEX, IO };
 
+/* runnable reports whether thread tid is running or waits only for a CPU
+ * (state R): in a system call that does not block (clock_gettime for
+ * time.thread_time, say), preempted there on a busy machine, it is not
+ * waiting on I/O. */
+static int runnable(pid_t tid)
+{
+	char path[64], b[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	char *p = strrchr(b, ')'); /* "TID (COMM) STATE ...", COMM may hold ')' */
+	return p != NULL && p[1] == ' ' && p[2] == 'R';
+}
+
 static int state(pid_t tid, unsigned long *addr)
 {
 	char path[64], b[64];
@@ -544,7 +564,7 @@ static int state(pid_t tid, unsigned long *addr)
 	if (nr < 0)
 		return RUNNING; /* preempted in user space */
 	if (nr != SYS_futex)
-		return IO;
+		return runnable(tid) ? RUNNING : IO;
 	*addr = strtoul(end, NULL, 16); /* "NR 0xADDR 0xOP ..." */
 	return FUTEX;
 }
@@ -556,6 +576,19 @@ static int state(pid_t tid, unsigned long *addr)
 static int near_gil(unsigned long addr, unsigned long gil)
 {
 	return gil != 0 && addr + 256 > gil && addr < gil + 256;
+}
+
+int pogo_pool_waits(pogo_pool *p, int32_t tid)
+{
+	unsigned long addr = 0;
+	switch (state((pid_t)tid, &addr)) {
+	case IO:
+		return 1;
+	case FUTEX:
+		return !near_gil(addr, __atomic_load_n(&p->gil_word, __ATOMIC_RELAXED));
+	default:
+		return 0;
+	}
 }
 
 void pogo_pool_sample(pogo_pool *p, int max, pogo_pool_sample_counts *c)

@@ -286,14 +286,20 @@ func (g *Gateway) longWaits(clock int64) int {
 		if seq == 0 || clock-c.began.Load() < first {
 			continue
 		}
+		// A direct call this long that waits (a stream, long polling)
+		// gives its slot to the next request. One that runs, or wants
+		// to and was preempted, or waits for the GIL, keeps it: another
+		// call beside it would only contend with it for the GIL.
+		if c.slot.Load() == slotHeld && c.cc.Waits(g.pool) && c.slot.CompareAndSwap(slotHeld, slotGiven) {
+			g.direct.release()
+		}
 		if c.look.seq != seq {
 			// The first look: where its CPU time stands. A direct call
 			// this long would hold up the direct path's next requests:
-			// those waiting go to the pool, it gives its slot to the
-			// next, and its path's next calls run on the pool.
-			if c.slot.CompareAndSwap(slotHeld, slotGiven) {
+			// those waiting go to the pool, and its path's next calls
+			// run on the pool.
+			if c.slot.Load() != slotNone {
 				g.direct.divert()
-				g.direct.release()
 				if g.routes.observe(int(c.route.Load()), true) {
 					g.stats.flipped(true)
 				}
