@@ -41,6 +41,9 @@ const (
 	// the CPU it used in the next lookAgain.
 	firstLook = 20 * time.Millisecond
 	lookAgain = 50 * time.Millisecond
+	// holdMax is how long a direct call that runs (rather than waits)
+	// keeps the direct path's slot (longWaits).
+	holdMax = 100 * time.Millisecond
 	// threadSample is how many busy pool threads the controller looks at
 	// each tick (a few µs each).
 	threadSample = 8
@@ -276,7 +279,7 @@ var debugAdapt = os.Getenv("POGO_DEBUG_ADAPT") != ""
 // many of them used under a tenth of the CPU between the controller's
 // last two looks, lookAgain apart.
 func (g *Gateway) longWaits(clock int64) int {
-	const first, again = int64(firstLook / tick), int64(lookAgain / tick)
+	const first, again, hold = int64(firstLook / tick), int64(lookAgain / tick), int64(holdMax / tick)
 	waiting := 0
 	g.allMu.Lock()
 	all := g.all
@@ -288,9 +291,12 @@ func (g *Gateway) longWaits(clock int64) int {
 		}
 		// A direct call this long that waits (a stream, long polling)
 		// gives its slot to the next request. One that runs, or wants
-		// to and was preempted, or waits for the GIL, keeps it: another
-		// call beside it would only contend with it for the GIL.
-		if c.slot.Load() == slotHeld && c.cc.Waits(g.pool) && c.slot.CompareAndSwap(slotHeld, slotGiven) {
+		// to and was preempted, or waits for the GIL, keeps it for a
+		// while: another call beside it would only contend with it for
+		// the GIL. But not past holdMax, or the direct path's requests
+		// would wait behind a call that never ends.
+		if c.slot.Load() == slotHeld && (clock-c.began.Load() >= hold || c.cc.Waits(g.pool)) &&
+			c.slot.CompareAndSwap(slotHeld, slotGiven) {
 			g.direct.release()
 		}
 		if c.look.seq != seq {
