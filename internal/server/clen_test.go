@@ -1,5 +1,7 @@
 package server_test
 
+//lint:file-ignore SA1019 x/net/http2's Transport is the h2c client the tests speak to pogo with.
+
 import (
 	"bytes"
 	"context"
