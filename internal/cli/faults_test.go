@@ -88,26 +88,21 @@ func TestFaultsCostOneRequest(t *testing.T) {
 			s.waitLog(t, "faults_app: closed "+key, 1)
 			goOn("slowgen")
 
-			// An endless loop: a 504 after --timeout, and its worker
-			// replaced.
-			const ready = "ready: Python"
-			if code, _ := get(t, fresh, url+"/loop"); code != 504 {
-				t.Errorf("/loop: %d, want 504", code)
+			// An endless loop: a 504 after --timeout; os._exit in a
+			// request: a 500 for it. Either way its worker is replaced
+			// (the n-th replacement) once the others are served.
+			replaced := func(path string, status int, why string, n int) {
+				t.Helper()
+				if code, _ := get(t, fresh, url+path); code != status {
+					t.Errorf("%s: %d, want %d", path, code, status)
+				}
+				s.waitLog(t, why, 1)
+				s.waitLog(t, "ready: Python", 2+n)
+				s.waitLog(t, ") stopped", n)
+				goOn(path)
 			}
-			s.waitLog(t, "asks to be replaced: a request timed out", 1)
-			s.waitLog(t, ready, 3)
-			s.waitLog(t, ") stopped", 1)
-			goOn("loop")
-
-			// os._exit in a request: a 500 for it, and its worker
-			// replaced once the others are served.
-			if code, _ := get(t, fresh, url+"/exit?3"); code != 500 {
-				t.Errorf("/exit: %d, want 500", code)
-			}
-			s.waitLog(t, "the app called os._exit(3) in a request (answered 500)", 1)
-			s.waitLog(t, ready, 4)
-			s.waitLog(t, ") stopped", 2)
-			goOn("os._exit")
+			replaced("/loop", 504, "asks to be replaced: a request timed out", 1)
+			replaced("/exit?3", 500, "the app called os._exit(3) in a request (answered 500)", 2)
 			if r := load.Snapshot(); len(r.Failures) > 0 {
 				noFailures(t, r)
 			}
@@ -118,7 +113,7 @@ func TestFaultsCostOneRequest(t *testing.T) {
 				t.Error("/segv answered")
 			}
 			s.waitLog(t, "killed by signal segmentation fault", 1)
-			s.waitLog(t, ready, 5)
+			s.waitLog(t, "ready: Python", 5)
 			goOn("segv")
 			r := load.Stop()
 			logs := s.stderr.String()

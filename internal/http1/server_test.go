@@ -63,12 +63,7 @@ func TestConformanceOverSockets(t *testing.T) {
 	addr := serve(t, &Server{IdleTimeout: 5 * time.Second})
 	for _, tc := range headCases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c := dialFor(t, addr)
 			io.WriteString(c, tc.raw)
 			if tc.eof {
 				c.(*net.TCPConn).CloseWrite()
@@ -494,12 +489,7 @@ func TestRejected(t *testing.T) {
 			seen{status: 417, method: "POST", target: "/", version: "1.1", headers: []string{"Host: a", "Expect: x"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c := dialFor(t, addr)
 			// A valid request first: served, not reported.
 			io.WriteString(c, "GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"+tc.raw)
 			br := bufio.NewReader(c)
@@ -721,4 +711,17 @@ func TestShutdownLastCall(t *testing.T) {
 	if err := <-served; err != ErrServerClosed {
 		t.Errorf("Serve: %v, want ErrServerClosed", err)
 	}
+}
+
+// dialFor connects to addr for the test: closed at its end, and with a
+// deadline so that a server that never answers fails it instead of hanging.
+func dialFor(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
 }

@@ -233,17 +233,9 @@ func TestContentLengthBoundHTTP2(t *testing.T) {
 
 func h2Get(t *testing.T, client *http.Client, url string) (int, string) {
 	t.Helper()
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := fetch(t, client, url)
 	if resp.Proto != "HTTP/2.0" {
 		t.Fatalf("%s: %s, want HTTP/2.0", url, resp.Proto)
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, body
 }

@@ -154,7 +154,14 @@ func withThreads(n int) func(*setup) { return func(s *setup) { s.gw.Threads = n 
 // get fetches path and returns status and body.
 func get(t testing.TB, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, body := fetch(t, http.DefaultClient, url)
+	return resp.StatusCode, body
+}
+
+// fetch GETs url with c and returns the response and its whole body.
+func fetch(t testing.TB, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +170,7 @@ func get(t testing.TB, url string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
 // rawConn is a client connection for writing raw bytes and reading
