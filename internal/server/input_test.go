@@ -199,7 +199,8 @@ func spoolFiles(t *testing.T, dir string) []string {
 	var open []string
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err == nil && strings.HasPrefix(target, filepath.Join(dir, "pogo-body-")) {
+		// Unlinked: the spool file loses its name before the body goes in.
+		if err == nil && strings.HasPrefix(target, filepath.Join(dir, "pogo-body-")) && strings.HasSuffix(target, " (deleted)") {
 			open = append(open, target)
 		}
 	}
