@@ -89,20 +89,22 @@ func TestWorkersShareTheLoad(t *testing.T) {
 	s := startWorkers(t, 2, pogo("-b", "127.0.0.1:0", "-w", "2", "--threads", "2", "pid_app:app"))
 	// Each worker has its own socket in one SO_REUSEPORT group, and the
 	// kernel hashes every connection to one of them; a keep-alive client's
-	// requests follow its connection. With 64 connections a split worse than
-	// 1:3 comes about once in 40,000 runs, so the test asserts what the kernel
-	// promises, not what 16 coin flips happen to give.
+	// requests follow its connection. With 64 connections each worker gets
+	// some (all on one: once in 2^63 runs), so each serves a share of the
+	// load; how even the shares are depends on how the CPUs are shared, and
+	// is the bench's business, not this test's.
 	load := testutil.StartLoad(s.hostPort(t), "/", 64)
-	load.Await(t, timeout, "640 answers", func(r *testutil.LoadResult) bool { return r.OK >= 640 })
+	pids := workerPIDs(s.stderr.String())
+	load.Await(t, timeout, "100 answers from each worker", func(r *testutil.LoadResult) bool {
+		for _, pid := range pids {
+			if r.ByPID[strconv.Itoa(pid)] < 100 {
+				return false
+			}
+		}
+		return true
+	})
 	r := load.Stop()
 	noFailures(t, r)
-	pids := workerPIDs(s.stderr.String())
-	for n, pid := range pids {
-		got := r.ByPID[strconv.Itoa(pid)]
-		if got < r.OK/4 {
-			t.Errorf("worker %d served %d of %d requests, want at least a quarter", n, got, r.OK)
-		}
-	}
 	// The master's log gives each worker's count when it stops.
 	s.stop(t)
 	total := 0
