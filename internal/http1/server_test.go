@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pogoserver/pogo/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -713,15 +714,5 @@ func TestShutdownLastCall(t *testing.T) {
 	}
 }
 
-// dialFor connects to addr for the test: closed at its end, and with a
-// deadline so that a server that never answers fails it instead of hanging.
-func dialFor(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	return c
-}
+// dialFor connects to addr for the test (see testutil.Dial).
+func dialFor(t *testing.T, addr string) net.Conn { return testutil.Dial(t, addr, 5*time.Second) }

@@ -183,12 +183,7 @@ type rawConn struct {
 
 func dial(t testing.TB, addr string) *rawConn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := testutil.Dial(t, addr, 10*time.Second)
 	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
 }
 

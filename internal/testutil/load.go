@@ -200,3 +200,17 @@ func (l *Load) Stop() LoadResult {
 	l.wg.Wait()
 	return l.Snapshot()
 }
+
+// Dial connects to addr for the test: closed at its end, and with a
+// deadline so that a server that never answers fails the test instead of
+// hanging it.
+func Dial(t testing.TB, addr string, deadline time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(deadline))
+	return c
+}
