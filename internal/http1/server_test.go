@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pogoserver/pogo/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pogoserver/pogo/internal/testutil"
 )
 
 // echoHandler answers with the method, target and body it read.
