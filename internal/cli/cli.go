@@ -55,7 +55,7 @@ const (
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sigs := catchSignals()
 	defer signal.Stop(sigs)
-	cfg, err := parse(args)
+	cfg, main, err := load(args, stderr)
 	switch {
 	case errors.Is(err, errHelp):
 		usage(stdout)
@@ -64,21 +64,31 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "pogo %s (built with Python %s)\n", version, cpython.BuildVersion())
 		return exitOK
 	case err != nil:
-		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
+		printError(stderr, err)
+		var pe *cpython.Error
+		if errors.As(err, &pe) {
+			return exitError // the config file failed in Python
+		}
 		return exitUsage
 	}
-	code, err := run(ctx, sigs, args, &cfg, stdout, stderr)
+	code, err := run(ctx, sigs, args, &cfg, main, stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "pogo: error: %v\n", err)
-		var pe *cpython.Error
-		if errors.As(err, &pe) && pe.Traceback != "" {
-			io.WriteString(stderr, pe.Traceback)
-		}
+		printError(stderr, err)
 	}
 	return code
 }
 
-func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.Config, stdout, stderr io.Writer) (int, error) {
+// printError says why pogo stops: one line, then the traceback of a
+// Python error if it has one.
+func printError(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "pogo: error: %v\n", err)
+	var pe *cpython.Error
+	if errors.As(err, &pe) && pe.Traceback != "" {
+		io.WriteString(stderr, pe.Traceback)
+	}
+}
+
+func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.Config, main *cpython.Main, stdout, stderr io.Writer) (int, error) {
 	level, err := logging.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return exitUsage, err
@@ -111,6 +121,9 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 		for _, n := range cfg.Notes {
 			log.Warn(n)
 		}
+		if len(cfg.NotApplied) > 0 {
+			log.Warn("gunicorn settings pogo does not apply: " + strings.Join(cfg.NotApplied, "; "))
+		}
 		for _, l := range describeSite(cfg) {
 			log.Info(l)
 		}
@@ -138,10 +151,31 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 			return exitError, fmt.Errorf("--chdir: %w", err)
 		}
 	}
-	if master {
-		return runMaster(ctx, sigs, args, wd, cfg, log, errw, stdout, stderr)
+	if cfg.ProcName != "" {
+		setProcName(cfg.ProcName, log)
 	}
-	return serve(ctx, sigs, cfg, worker, log, errw, stdout)
+	if cfg.CaptureOutput {
+		if f, ok := errw.(*logging.File); ok {
+			if err := f.Capture(); err != nil {
+				return exitError, fmt.Errorf("--capture-output: %w", err)
+			}
+		}
+	}
+	if cfg.CheckConfig || cfg.PrintConfig {
+		return checkConfig(cfg, main, errw, stdout)
+	}
+	if master {
+		if cfg.Preload {
+			// Import once, and fail once: before any worker starts.
+			var code int
+			if main, _, code, err = startPython(cfg, main, errw, false); err != nil {
+				return code, err
+			}
+			log.Info("Loaded the app in the master (--preload)")
+		}
+		return runMaster(ctx, sigs, args, wd, cfg, main, log, errw, stdout, stderr)
+	}
+	return serve(ctx, sigs, cfg, main, worker, log, errw, stdout)
 }
 
 // serve runs the app in this process: on its own listeners, or as a
@@ -167,7 +201,7 @@ func goProcs(cfg *config.Config, cpus int) int {
 	return max(1, cpus/max(1, cfg.Workers))
 }
 
-func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
+func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main *cpython.Main, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
 	var gone <-chan struct{}
 	if worker != nil {
 		gone = worker.Gone()
@@ -189,8 +223,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 		reopen = append(reopen, accessFile.Reopen)
 	}
 
-	program, err := cpython.ProgramFor(cfg.Venv)
-	if err != nil {
+	if _, err := cpython.ProgramFor(cfg.Venv); err != nil {
 		return exitError, err
 	}
 	tlsConfig, err := loadTLS(cfg)
@@ -244,7 +277,6 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 	// as long as the app's imports do: seconds for a big app, for ever for
 	// one that hangs. A stop meanwhile does not wait for them.
 	var (
-		main     *cpython.Main
 		apps     []*cpython.App
 		loadCode int
 		loadErr  error
@@ -252,7 +284,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 	loaded := make(chan struct{})
 	go func() {
 		defer close(loaded)
-		main, apps, loadCode, loadErr = startPython(cfg, program, errw, worker != nil)
+		main, apps, loadCode, loadErr = startPython(cfg, main, errw, worker != nil)
 	}()
 	if st.wait(loaded) {
 		return exitOK, nil
@@ -457,25 +489,54 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, worke
 	return exitCode, nil
 }
 
-// startPython starts the interpreter and loads the apps on its main
-// thread; an error comes with the exit code it calls for.
-func startPython(cfg *config.Config, program string, errw io.Writer, worker bool) (*cpython.Main, []*cpython.App, int, error) {
+// startInterpreter starts Python (program's installation or venv) on
+// its own main thread.
+func startInterpreter(program string, errw io.Writer) (*cpython.Main, error) {
 	keys, reserved := wsgi.EnvKeys()
-	main, err := cpython.StartMain(cpython.Options{
+	return cpython.StartMain(cpython.Options{
 		Program:     program,
 		Argv:        append([]string{"pogo"}, os.Args[1:]...),
 		EnvKeys:     keys,
 		EnvReserved: reserved,
 		Errors:      errw,
 	})
-	if err != nil {
-		return nil, nil, exitError, err
+}
+
+// startPython starts the interpreter, unless main is one already started
+// (to read the config file), and loads the apps on its main thread; an
+// error comes with the exit code it calls for.
+func startPython(cfg *config.Config, main *cpython.Main, errw io.Writer, worker bool) (*cpython.Main, []*cpython.App, int, error) {
+	var err error
+	if main == nil {
+		program, err := cpython.ProgramFor(cfg.Venv)
+		if err != nil {
+			return nil, nil, exitError, err
+		}
+		if main, err = startInterpreter(program, errw); err != nil {
+			return nil, nil, exitError, err
+		}
+	} else {
+		cpython.SetErrors(errw)
+		// Python read the environment before --env was applied.
+		env := map[string]string{}
+		for _, kv := range cfg.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		main.Do(func(t *cpython.Thread) { err = t.SetEnviron(env) })
+		if err != nil {
+			return nil, nil, exitError, err
+		}
 	}
 	var apps []*cpython.App
 	main.Do(func(t *cpython.Thread) {
 		cwd, _ := os.Getwd()
 		if err = t.AddPaths(append(cfg.PythonPath, cwd)); err != nil {
 			err = fmt.Errorf("cannot load app: %w", err)
+			return
+		}
+		if err = t.ConfigureLogging(cfg.LogConfig, cfg.LogConfigJSON, cfg.LogConfigDict); err != nil {
+			err = fmt.Errorf("cannot configure logging: %w", err)
 			return
 		}
 		apps, err = loadApps(t, cfg, worker)
@@ -530,7 +591,7 @@ func loadTLS(cfg *config.Config) (*tls.Config, error) {
 // runMaster binds the listeners and runs the workers under a supervisor.
 // The workers are this program with the same arguments, started in the
 // directory pogo was started in (wd).
-func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd string, cfg *config.Config, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
+func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd string, cfg *config.Config, main *cpython.Main, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return exitError, err

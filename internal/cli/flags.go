@@ -88,7 +88,7 @@ var flags = []flag{
 		}},
 	{[]string{"-t", "--timeout"}, "SECONDS", "answer 504 for a request running longer, log its traceback and replace the worker (default 0: none)",
 		secondsFlag(func(c *config.Config) *time.Duration { return &c.Timeout })},
-	{[]string{"--paste"}, "FILE", "load the app from a PasteDeploy config file (as pogo FILE.ini); NAME=VALUE arguments after it are its variables",
+	{[]string{"--paste", "--paster"}, "FILE", "load the app from a PasteDeploy config file (as pogo FILE.ini); NAME=VALUE arguments after it are its variables",
 		strFlag(func(c *config.Config) *string { return &c.Paste })},
 	{[]string{"--app-name"}, "NAME", "the app section of the config file to load (default main)",
 		strFlag(func(c *config.Config) *string { return &c.PasteApp })},
@@ -102,8 +102,14 @@ var flags = []flag{
 		strFlag(func(c *config.Config) *string { return &c.RootPath })},
 	{[]string{"--forwarded-allow-ips"}, "IPS", "peers (IPs, CIDRs, or *) whose X-Forwarded-* and Forwarded headers set the client address, scheme and host (default 127.0.0.1,::1)",
 		strFlag(func(c *config.Config) *string { return &c.ForwardedAllowIPs })},
-	{[]string{"--proxy-protocol"}, "", "read PROXY protocol v1/v2 headers from the --forwarded-allow-ips peers",
-		func(c *config.Config, _ string) error { c.ProxyProtocol = true; return nil }},
+	{[]string{"--proxy-protocol"}, "", "read PROXY protocol v1/v2 headers from the --forwarded-allow-ips peers (gunicorn's optional off, v1, v2 or auto: any but off turns it on)",
+		func(c *config.Config, v string) error {
+			if v != "" && !proxyModes[v] {
+				return fmt.Errorf("%q is not off, v1, v2 or auto", v)
+			}
+			c.ProxyProtocol = v != "off"
+			return nil
+		}},
 	{[]string{"--static"}, "/PREFIX=DIR", "serve the files of DIR under /PREFIX from Go, before the app (repeatable)",
 		routeFlag(func(c *config.Config) *[]config.Route { return &c.Static })},
 	{[]string{"--static-max-age"}, "SECONDS", "send Cache-Control: public, max-age=SECONDS with static files",
@@ -189,6 +195,9 @@ var flags = []flag{
 	{[]string{"-h", "--help"}, "", "show this help and exit", nil},
 }
 
+// proxyModes are the values of gunicorn's --proxy-protocol.
+var proxyModes = map[string]bool{"off": true, "v1": true, "v2": true, "auto": true}
+
 // routeFlag appends a KEY=VALUE flag to a list.
 func routeFlag(dst func(*config.Config) *[]config.Route) func(*config.Config, string) error {
 	return func(c *config.Config, v string) error {
@@ -204,27 +213,52 @@ func routeFlag(dst func(*config.Config) *[]config.Route) func(*config.Config, st
 var errHelp = errors.New("help requested")
 var errVersion = errors.New("version requested")
 
-// parse reads args (gunicorn style: options and the app spec in any order)
-// into a Config starting from the defaults.
-func parse(args []string) (config.Config, error) {
-	c := config.Defaults()
-	c.Binds = nil
-	byName := map[string]*flag{}
-	for i := range flags {
-		for _, n := range flags[i].names {
-			byName[n] = &flags[i]
+// opt is one option as given: its flag, the name it was given by (for
+// messages) and its value.
+type opt struct {
+	f    *flag
+	name string
+	val  string
+}
+
+// source is where options come from: the config file, an environment
+// variable, the command line. Its name prefixes its error messages.
+type source struct {
+	name       string
+	opts       []opt
+	positional []string
+}
+
+var byName = func() map[string]*flag {
+	m := map[string]*flag{}
+	for _, fs := range [][]flag{flags, gunicornFlags} {
+		for i := range fs {
+			for _, n := range fs[i].names {
+				m[n] = &fs[i]
+			}
 		}
 	}
-	var positional []string
-	set := map[string]bool{} // flags given, by their first name
+	return m
+}()
+
+// scan splits args (gunicorn style: options and the app spec in any
+// order) into options and positional arguments, without applying them.
+func scan(name string, args []string) (source, error) {
+	s := source{name: name}
+	fail := func(format string, a ...any) (source, error) {
+		if name != "command line" {
+			format = name + ": " + format
+		}
+		return s, fmt.Errorf(format, a...)
+	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			positional = append(positional, args[i+1:]...)
+			s.positional = append(s.positional, args[i+1:]...)
 			break
 		}
 		if len(a) < 2 || a[0] != '-' {
-			positional = append(positional, a)
+			s.positional = append(s.positional, a)
 			continue
 		}
 		name, val, hasVal := strings.Cut(a, "=")
@@ -235,29 +269,98 @@ func parse(args []string) (config.Config, error) {
 			f = byName[name]
 		}
 		if f == nil {
-			return c, fmt.Errorf("unrecognized option %s", name)
+			return fail("unrecognized option %s", name)
 		}
 		switch {
 		case f.names[0] == "-h":
-			return c, errHelp
+			return s, errHelp
 		case f.names[0] == "-v":
-			return c, errVersion
+			return s, errVersion
 		}
-		if f.arg == "" {
+		if f.arg == "" && f.names[0] == "--proxy-protocol" {
+			// gunicorn 26 gives it an optional value.
+			if !hasVal && i+1 < len(args) && proxyModes[args[i+1]] {
+				i++
+				val = args[i]
+			}
+		} else if f.arg == "" {
 			if hasVal {
-				return c, fmt.Errorf("option %s takes no value", name)
+				return fail("option %s takes no value", name)
 			}
 		} else if !hasVal {
 			if i+1 >= len(args) {
-				return c, fmt.Errorf("option %s needs a value (%s)", name, f.arg)
+				return fail("option %s needs a value (%s)", name, f.arg)
 			}
 			i++
 			val = args[i]
 		}
-		if err := f.set(&c, val); err != nil {
-			return c, fmt.Errorf("option %s: %v", name, err)
+		s.opts = append(s.opts, opt{f, name, val})
+	}
+	return s, nil
+}
+
+// last is the value of the last option of s given by one of names.
+func (s source) last(names ...string) (string, bool) {
+	for i := len(s.opts) - 1; i >= 0; i-- {
+		for _, n := range names {
+			if s.opts[i].f == byName[n] {
+				return s.opts[i].val, true
+			}
 		}
-		set[f.names[0]] = true
+	}
+	return "", false
+}
+
+// parse reads the command line args alone into a Config starting from
+// the defaults (no config file, no environment).
+func parse(args []string) (config.Config, error) {
+	cl, err := scan("command line", args)
+	if err != nil {
+		return config.Config{}, err
+	}
+	return parseSources(nil, []source{cl})
+}
+
+// parseSources builds the Config from sources, lowest precedence first:
+// a flag given in a source replaces what lower ones gave for it (every
+// -b of the command line replaces the config file's binds). Only the
+// last source may name the app. env is os.Getenv, or nil for none.
+func parseSources(env func(string) string, sources []source) (config.Config, error) {
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	c := config.Defaults()
+	c.Binds = nil
+	top := map[*flag]int{} // the highest source giving each flag
+	for i, s := range sources {
+		for _, o := range s.opts {
+			top[o.f] = i
+		}
+	}
+	set := map[string]bool{} // flags given, by their first name
+	for i, s := range sources {
+		for _, o := range s.opts {
+			if top[o.f] != i {
+				continue
+			}
+			if err := o.f.set(&c, o.val); err != nil {
+				if s.name != "command line" {
+					return c, fmt.Errorf("%s: option %s: %v", s.name, o.name, err)
+				}
+				return c, fmt.Errorf("option %s: %v", o.name, err)
+			}
+			set[o.f.names[0]] = true
+		}
+		if i < len(sources)-1 && len(s.positional) > 0 {
+			return c, fmt.Errorf("%s: unexpected arguments: %s", s.name, strings.Join(s.positional, " "))
+		}
+	}
+	var positional []string
+	if len(sources) > 0 {
+		positional = sources[len(sources)-1].positional
+	}
+	if len(positional) > 0 {
+		c.App = "" // the command line's app replaces wsgi_app
 	}
 	if c.Paste == "" && len(positional) > 0 && strings.HasSuffix(positional[0], ".ini") {
 		c.Paste, positional = positional[0], positional[1:] // pogo development.ini
@@ -286,11 +389,22 @@ func parse(args []string) (config.Config, error) {
 	if _, err := server.ParseTrusted(c.ForwardedAllowIPs); err != nil {
 		return c, err
 	}
+	if err := applyWorkerClass(&c); err != nil {
+		return c, err
+	}
 	if len(c.Binds) == 0 {
 		c.Binds = activated()
 	}
+	if port := env("PORT"); len(c.Binds) == 0 && port != "" {
+		c.Binds = []string{"0.0.0.0:" + port} // gunicorn's default under $PORT
+	}
 	if len(c.Binds) == 0 {
 		c.Binds = config.Defaults().Binds
+	}
+	if n := env("WEB_CONCURRENCY"); !set["-w"] && n != "" {
+		if err := byName["-w"].set(&c, n); err != nil {
+			return c, fmt.Errorf("$WEB_CONCURRENCY: %v", err)
+		}
 	}
 	return c, c.Validate()
 }
@@ -299,13 +413,18 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: pogo [OPTIONS] MODULE:CALLABLE\n       pogo [OPTIONS] CONFIG.ini [NAME=VALUE ...]\n\n")
 	fmt.Fprintf(w, "Serve a Python WSGI application. MODULE:CALLABLE may also be MODULE:factory(args);\n")
 	fmt.Fprintf(w, "CONFIG.ini is a PasteDeploy file (as for pserve), its [server:main] read for what no option sets.\n\noptions:\n")
-	for _, f := range flags {
-		names := strings.Join(f.names, ", ")
-		if f.arg != "" {
-			names += " " + f.arg
+	list := func(fs []flag) {
+		for _, f := range fs {
+			names := strings.Join(f.names, ", ")
+			if f.arg != "" {
+				names += " " + f.arg
+			}
+			fmt.Fprintf(w, "  %-38s %s\n", names, f.help)
 		}
-		fmt.Fprintf(w, "  %-38s %s\n", names, f.help)
 	}
+	list(flags)
+	fmt.Fprintf(w, "\ngunicorn's other options, accepted for a drop-in start (those pogo does not apply are named in a warning at start):\n")
+	list(gunicornFlags)
 }
 
 // activated returns the sockets systemd passed (socket activation:

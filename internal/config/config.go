@@ -29,6 +29,37 @@ type Config struct {
 	// Notes are messages from reading the config (keys of a server
 	// section pogo does not use), for the log at start.
 	Notes []string
+	// NotApplied lists the gunicorn settings given that pogo does not
+	// apply, each with what pogo does instead ("reuse_port: ..."), for
+	// one warning at start.
+	NotApplied []string
+
+	// ConfigFile is the gunicorn config file read (-c, or
+	// ./gunicorn.conf.py): a path or python:MODULE. Empty: none.
+	ConfigFile string
+	// Hooks are the gunicorn server hooks the config file defines
+	// (on_starting, post_fork, ...), by name.
+	Hooks []string
+	// WorkerClass is gunicorn's worker class: "" (pogo's own), "sync"
+	// (one thread unless Threads says more) or "gthread".
+	WorkerClass string
+	// Preload imports the app in the master before the workers start,
+	// so an app that cannot load fails once, before any worker.
+	Preload bool
+	// CheckConfig loads the config and the app, then exits; PrintConfig
+	// also prints the resolved configuration first.
+	CheckConfig, PrintConfig bool
+	// ProcName, if set, names pogo's processes (their comm, as ps and
+	// top show it): gunicorn's proc_name.
+	ProcName string
+	// CaptureOutput sends the processes' stdout and stderr to the error
+	// log file (when there is one).
+	CaptureOutput bool
+	// LogConfig configures the app's Python logging as gunicorn's
+	// logconfig settings do: a logging.config.fileConfig file
+	// (LogConfig), a JSON file for dictConfig (LogConfigJSON), or a
+	// dictConfig dict as JSON (LogConfigDict).
+	LogConfig, LogConfigJSON, LogConfigDict string
 	// Mounts serve the paths at and under a prefix with another app
 	// (--mount /prefix=SPEC): SCRIPT_NAME is the prefix, PATH_INFO the
 	// rest; the longest prefix wins, on whole segments.

@@ -6,6 +6,7 @@ import "C"
 
 import (
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +20,24 @@ import (
 	"unsafe"
 )
 
+// bootstrap is the body of module _pogo: loading apps, and reading
+// gunicorn config files and calling their hooks.
+//
 //go:embed bootstrap.py
-var bootstrap string
+var bootstrapPy string
 
-// errorsOut receives what the app writes to wsgi.errors. Set once by Start.
+//go:embed gunicorn.py
+var gunicornPy string
+
+var bootstrap = bootstrapPy + gunicornPy
+
+// errorsOut receives what the app writes to wsgi.errors. Set by Start,
+// and by SetErrors before requests run.
 var errorsOut io.Writer
+
+// SetErrors sends what the app writes to wsgi.errors to w from now on.
+// Call it after Start and before any request runs.
+func SetErrors(w io.Writer) { errorsOut = w }
 
 var started sync.Once
 
@@ -185,6 +199,56 @@ func (t *Thread) exec(fn, arg string) error {
 	return nil
 }
 
+// call is exec for a helper that returns a str.
+func (t *Thread) call(fn, arg string) (string, error) {
+	cfn := C.CString(fn)
+	defer C.free(unsafe.Pointer(cfn))
+	carg := C.CString(arg)
+	defer C.free(unsafe.Pointer(carg))
+	var cerr *C.char
+	out := C.pogo_exec_str(t.c, cfn, carg, &cerr)
+	if out == nil {
+		return "", pyError("", cerr)
+	}
+	return takeString(out), nil
+}
+
+// ReadConfig executes a gunicorn config file (a path, file:PATH or
+// python:MODULE) as gunicorn does and returns the values of the settings
+// in names that it defines, as JSON. The hooks among them (names in hooks)
+// must be callables; they are kept for CallHook, their values are true.
+func (t *Thread) ReadConfig(location string, names, hooks []string) (map[string]json.RawMessage, error) {
+	arg, _ := json.Marshal(map[string]any{"location": location, "names": names, "hooks": hooks})
+	out, err := t.call("read_config", string(arg))
+	if err != nil {
+		return nil, err
+	}
+	var r struct{ Settings map[string]json.RawMessage }
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return nil, fmt.Errorf("cpython: read_config: %w", err)
+	}
+	return r.Settings, nil
+}
+
+// ConfigureLogging sets up the app's Python logging as gunicorn's
+// logconfig settings do, from the first one not empty: a
+// logging.config.fileConfig file, a JSON file for dictConfig, or a
+// dictConfig dict as JSON.
+func (t *Thread) ConfigureLogging(file, jsonFile, dict string) error {
+	if file == "" && jsonFile == "" && dict == "" {
+		return nil
+	}
+	arg, _ := json.Marshal(map[string]string{"file": file, "json": jsonFile, "dict": dict})
+	return t.exec("configure_logging", string(arg))
+}
+
+// SetEnviron sets os.environ entries, for environment variables set
+// after Python started (which Python's os.environ does not see).
+func (t *Thread) SetEnviron(env map[string]string) error {
+	arg, _ := json.Marshal(env)
+	return t.exec("set_environ", string(arg))
+}
+
 // Load imports the app named by spec (MODULE:CALLABLE or
 // MODULE:factory(args)). multiprocess sets wsgi.multiprocess.
 func (t *Thread) Load(spec string, multiprocess bool) (*App, error) {
@@ -277,16 +341,7 @@ func (r *Result) Release() {
 // to let go of it (a thread that never does blocks Traceback). "" if no
 // such thread runs Python.
 func (t *Thread) Traceback(ident uint64) (string, error) {
-	cfn := C.CString("traceback_of")
-	defer C.free(unsafe.Pointer(cfn))
-	carg := C.CString(strconv.FormatUint(ident, 10))
-	defer C.free(unsafe.Pointer(carg))
-	var cerr *C.char
-	out := C.pogo_exec_str(t.c, cfn, carg, &cerr)
-	if out == nil {
-		return "", pyError("", cerr)
-	}
-	return takeString(out), nil
+	return t.call("traceback_of", strconv.FormatUint(ident, 10))
 }
 
 // Finalize runs Python's atexit functions and flushes stdio. Python must not

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // Open returns the writer for --error-logfile and a function that closes it.
@@ -25,9 +26,10 @@ func Open(path string) (io.Writer, func() error, error) {
 // does not exist) that can be reopened at the same path, after logrotate
 // has moved it away (SIGUSR1). It is safe for concurrent use.
 type File struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File // guarded by mu
+	path    string
+	mu      sync.Mutex
+	f       *os.File // guarded by mu
+	capture bool     // guarded by mu: stdout and stderr are f too
 }
 
 // OpenFile opens path as a File.
@@ -59,8 +61,33 @@ func (f *File) Reopen() error {
 	f.mu.Lock()
 	old := f.f
 	f.f = nf
+	if f.capture {
+		err = dupStdio(nf)
+	}
 	f.mu.Unlock()
-	return old.Close()
+	if cerr := old.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Capture makes the process's stdout and stderr (fds 1 and 2) the file,
+// as gunicorn's --capture-output does, and keeps them so after Reopen.
+// What the app prints, and what starts from here inherits, goes to it.
+func (f *File) Capture() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.capture = true
+	return dupStdio(f.f)
+}
+
+func dupStdio(f *os.File) error {
+	for _, fd := range []int{1, 2} {
+		if err := syscall.Dup3(int(f.Fd()), fd, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the file.
