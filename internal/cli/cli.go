@@ -107,7 +107,7 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 	if err != nil {
 		return exitError, err
 	}
-	master := worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.MaxMemoryMB > 0 || cfg.Timeout > 0 || cfg.Reload)
+	master := worker == nil && (cfg.Workers > 0 || cfg.MaxRequests > 0 || cfg.MaxMemoryMB > 0 || cfg.Timeout > 0 || cfg.Reload || needsMaster(cfg))
 	switch {
 	case worker != nil:
 		// A worker leaves HUP, TTIN and TTOU to its master, which may
@@ -168,7 +168,7 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 		if cfg.Preload {
 			// Import once, and fail once: before any worker starts.
 			var code int
-			if main, _, code, err = startPython(cfg, main, errw, false); err != nil {
+			if main, _, code, err = startPython(cfg, main, errw, nil); err != nil {
 				return code, err
 			}
 			log.Info("Loaded the app in the master (--preload)")
@@ -281,10 +281,16 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 		loadCode int
 		loadErr  error
 	)
+	var h *hooks
+	if worker != nil {
+		if h, err = newHooks(cfg, main, log, os.Getppid()); err != nil {
+			return exitError, err
+		}
+	}
 	loaded := make(chan struct{})
 	go func() {
 		defer close(loaded)
-		main, apps, loadCode, loadErr = startPython(cfg, main, errw, worker != nil)
+		main, apps, loadCode, loadErr = startPython(cfg, main, errw, &pythonWorker{worker, h})
 	}()
 	if st.wait(loaded) {
 		return exitOK, nil
@@ -323,6 +329,8 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 		gwOpts.OnTimeout = func() {
 			log.Warn(fmt.Sprintf("Worker %d asks to be replaced: a request timed out and its thread runs on", worker.ID))
 			worker.Retire()
+			// Its Python thread may hold the GIL: no one waits for it.
+			go h.call("worker_abort", thisWorker(worker.ID), true)
 		}
 	}
 	gw, err := wsgi.New(apps, gwOpts)
@@ -426,6 +434,9 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 				continue
 			}
 			fast = now
+			if worker != nil && (sig == syscall.SIGINT || sig == syscall.SIGQUIT) {
+				h.call("worker_int", thisWorker(worker.ID), true)
+			}
 		case <-tick:
 			served := gw.Requests()
 			if retireAt > 0 && served >= retireAt {
@@ -481,6 +492,9 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 		log.Warn(fmt.Sprintf("%d timed-out requests still running: exiting without atexit", gw.Stuck()))
 		return exitOK, nil
 	}
+	if worker != nil {
+		h.call("worker_exit", thisWorker(worker.ID), true)
+	}
 	main.Do(func(t *cpython.Thread) { t.Finalize() })
 	if err != nil {
 		return exitError, err
@@ -502,10 +516,18 @@ func startInterpreter(program string, errw io.Writer) (*cpython.Main, error) {
 	})
 }
 
+// pythonWorker is the worker whose Python startPython starts, and its
+// hooks.
+type pythonWorker struct {
+	w     *supervisor.Worker // nil: not a worker
+	hooks *hooks
+}
+
 // startPython starts the interpreter, unless main is one already started
-// (to read the config file), and loads the apps on its main thread; an
+// (to read the config file), and loads the apps on its main thread, with
+// a worker's post_fork and post_worker_init hooks before and after; an
 // error comes with the exit code it calls for.
-func startPython(cfg *config.Config, main *cpython.Main, errw io.Writer, worker bool) (*cpython.Main, []*cpython.App, int, error) {
+func startPython(cfg *config.Config, main *cpython.Main, errw io.Writer, pw *pythonWorker) (*cpython.Main, []*cpython.App, int, error) {
 	var err error
 	if main == nil {
 		program, err := cpython.ProgramFor(cfg.Venv)
@@ -537,12 +559,26 @@ func startPython(cfg *config.Config, main *cpython.Main, errw io.Writer, worker 
 		}
 		if err = t.ConfigureLogging(cfg.LogConfig, cfg.LogConfigJSON, cfg.LogConfigDict); err != nil {
 			err = fmt.Errorf("cannot configure logging: %w", err)
-			return
 		}
-		apps, err = loadApps(t, cfg, worker)
 	})
 	if err != nil {
 		return nil, nil, exitAppLoad, err
+	}
+	var w *supervisor.Worker
+	if pw != nil && pw.w != nil {
+		w = pw.w
+		if err := pw.hooks.call("post_fork", thisWorker(w.ID), true); err != nil {
+			return nil, nil, exitError, err
+		}
+	}
+	main.Do(func(t *cpython.Thread) { apps, err = loadApps(t, cfg, w != nil) })
+	if err != nil {
+		return nil, nil, exitAppLoad, err
+	}
+	if w != nil {
+		if err := pw.hooks.call("post_worker_init", thisWorker(w.ID), true); err != nil {
+			return nil, nil, exitError, err
+		}
 	}
 	return main, apps, exitOK, nil
 }
@@ -603,6 +639,19 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 	if _, err := loadTLS(cfg); err != nil {
 		return exitError, err
 	}
+	workers := max(cfg.Workers, 1)
+	h, err := newHooks(cfg, main, log, os.Getpid())
+	if err != nil {
+		return exitError, err
+	}
+	// As gunicorn's arbiter: the number of workers is set, then on_starting
+	// runs before it binds, and an exception in either stops it.
+	if err := h.call("nworkers_changed", nil, false, workers, nil); err != nil {
+		return exitError, err
+	}
+	if err := h.call("on_starting", nil, false); err != nil {
+		return exitError, err
+	}
 	slots, err := server.NewSlots(cfg.Binds, cfg.Backlog)
 	if err != nil {
 		return exitError, err
@@ -628,9 +677,13 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 		}
 		defer remove()
 	}
-	workers := max(cfg.Workers, 1)
 	log.Info(fmt.Sprintf("pogo %s master, listening on %s, %d workers, pid %d",
 		version, strings.Join(urls(slots.Addrs(), cfg.CertFile != ""), " "), workers, os.Getpid()))
+	h.set("address", urls(slots.Addrs(), cfg.CertFile != ""))
+	if err := h.call("when_ready", nil, false); err != nil {
+		return exitError, err
+	}
+	defer h.call("on_exit", nil, false)
 	var reopen func()
 	if f, ok := errw.(*logging.File); ok {
 		reopen = func() {
@@ -676,6 +729,15 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 		Reload:          cfg.Reload,
 		ReloadDirs:      reloadDirs(cfg),
 		ReloadFiles:     cfg.ReloadExtraFiles,
+		Hooks: supervisor.Hooks{
+			PreFork:   func(id int) { h.call("pre_fork", workerArg(id, 0), false) },
+			ChildExit: func(id, pid int) { h.call("child_exit", workerArg(id, pid), false) },
+			WorkersChanged: func(n, old int) {
+				h.set("workers", n)
+				h.call("nworkers_changed", nil, false, n, old)
+			},
+			Reloading: func() { h.call("on_reload", nil, false) },
+		},
 	})
 	var be *supervisor.BootError
 	switch {

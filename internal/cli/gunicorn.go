@@ -548,6 +548,9 @@ func readConfigFile(main *cpython.Main, location string) (source, error) {
 // hookFlag records a hook the config file defines.
 var hookFlag = flag{names: []string{"hook"}, arg: "NAME",
 	set: func(c *config.Config, v string) error {
+		if why, ok := unsupportedHooks[v]; ok {
+			return notApplied(v, why)(c, v)
+		}
 		if !slices.Contains(c.Hooks, v) {
 			c.Hooks = append(c.Hooks, v)
 		}
@@ -669,7 +672,7 @@ func checkConfig(cfg *config.Config, main *cpython.Main, errw, stdout io.Writer)
 	if cfg.PrintConfig {
 		printConfig(stdout, cfg)
 	}
-	if _, _, code, err := startPython(cfg, main, errw, false); err != nil {
+	if _, _, code, err := startPython(cfg, main, errw, nil); err != nil {
 		return code, err
 	}
 	return exitOK, nil

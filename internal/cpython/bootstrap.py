@@ -69,7 +69,7 @@ def load(spec):
         raise AppError("%s:%s is None" % (module, expr))
     if not callable(obj):
         raise AppError("application object %s:%s must be callable" % (module, expr))
-    return obj
+    return hooked(obj)  # noqa: F821 (gunicorn.py: pre_request, post_request)
 
 
 def _load_paste(path, name, vars):
@@ -84,7 +84,7 @@ def _load_paste(path, name, vars):
         ) from None
     _setup_logging(path, vars or {})
     try:
-        return loadapp("config:" + path, name=name, global_conf=vars or {})
+        return hooked(loadapp("config:" + path, name=name, global_conf=vars or {}))  # noqa: F821
     except LookupError as e:
         # No such section or entry point: the file's fault, said in one line.
         raise AppError("%s: %s" % (path, e)) from None

@@ -242,6 +242,42 @@ func (t *Thread) ConfigureLogging(file, jsonFile, dict string) error {
 	return t.exec("configure_logging", string(arg))
 }
 
+// SetSettings gives the objects gunicorn hooks receive their values:
+// server.cfg's settings by gunicorn's names (every one of names is an
+// attribute, None if not in settings) and the level of server.log.
+func (t *Thread) SetSettings(settings map[string]any, names []string, logLevel string) error {
+	arg, err := json.Marshal(map[string]any{"settings": settings, "names": names, "loglevel": logLevel})
+	if err != nil {
+		return err
+	}
+	return t.exec("set_settings", string(arg))
+}
+
+// CallHook calls the config file's hook (if it defines it) with gunicorn's
+// arguments built from arg: "server" and "worker" (the attributes of
+// those objects: pid, age, workers, ...), "this_process" (the worker is
+// this process) and "args" (nworkers_changed's). It returns what the
+// hook changed in os.environ: values, nil for a variable it removed.
+func (t *Thread) CallHook(hook string, arg map[string]any) (map[string]*string, error) {
+	a := map[string]any{"hook": hook}
+	for k, v := range arg {
+		a[k] = v
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	out, err := t.call("call_hook", string(b))
+	if err != nil {
+		return nil, err
+	}
+	var r struct{ Env map[string]*string }
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return nil, fmt.Errorf("cpython: call_hook: %w", err)
+	}
+	return r.Env, nil
+}
+
 // SetEnviron sets os.environ entries, for environment variables set
 // after Python started (which Python's os.environ does not see).
 func (t *Thread) SetEnviron(env map[string]string) error {

@@ -73,6 +73,23 @@ type Options struct {
 	Reload      bool
 	ReloadDirs  []string
 	ReloadFiles []string
+
+	// Hooks, if set, are told what the master does, from its loop (which
+	// waits for them): gunicorn's server hooks.
+	Hooks Hooks
+}
+
+// Hooks are called by the master as it runs its workers. Each may be nil.
+type Hooks struct {
+	// PreFork is called before worker id starts.
+	PreFork func(id int)
+	// ChildExit is called after worker id, process pid, has exited.
+	ChildExit func(id, pid int)
+	// WorkersChanged is called when TTIN or TTOU changes the number of
+	// workers wanted from old to n.
+	WorkersChanged func(n, old int)
+	// Reloading is called on SIGHUP, before the workers are replaced.
+	Reloading func()
 }
 
 // BootError is returned by Run when the first worker could not start:
@@ -246,6 +263,9 @@ func (m *master) signal(sig syscall.Signal) {
 			return
 		}
 		m.log.Info("Reloading: replacing workers one by one")
+		if f := m.opts.Hooks.Reloading; f != nil {
+			f()
+		}
 		m.reload()
 	case syscall.SIGUSR1:
 		m.log.Info("Reopening log files")
@@ -264,6 +284,7 @@ func (m *master) signal(sig syscall.Signal) {
 				return
 			}
 			m.log.Info("One more worker", "workers", m.n)
+			m.workersChanged(m.n - 1)
 		}
 	case syscall.SIGTTOU:
 		if m.stopping {
@@ -275,11 +296,18 @@ func (m *master) signal(sig syscall.Signal) {
 		}
 		m.n--
 		m.log.Info("One fewer worker", "workers", m.n)
+		m.workersChanged(m.n + 1)
 		// The last slot goes: reconcile stops its workers, which accept
 		// what is queued in its sockets first. Their gates close now;
 		// a new connection the kernel still gives them retries its SYN
 		// and, once they are closed, reaches another slot.
 		m.closeSlots(m.n)
+	}
+}
+
+func (m *master) workersChanged(old int) {
+	if f := m.opts.Hooks.WorkersChanged; f != nil {
+		f(m.n, old)
 	}
 }
 
@@ -351,6 +379,9 @@ func (m *master) event(ev event) {
 	}
 	delete(m.workers, w)
 	m.gone.Add(ptr(w.stats.Counters()))
+	if f := m.opts.Hooks.ChildExit; f != nil {
+		f(w.id, w.cmd.Process.Pid)
+	}
 	how := exitReason(ev.err)
 	switch {
 	case w.state == stopping:
@@ -562,6 +593,9 @@ func (m *master) start(slot int) error {
 	}
 	m.seq++
 	w := &worker{id: m.seq, slot: slot, link: link}
+	if f := m.opts.Hooks.PreFork; f != nil {
+		f(w.id)
+	}
 	files := m.slots[slot]
 	cmd := exec.Command(m.opts.Exe, m.opts.Args...)
 	cmd.Env = append(append(os.Environ(), m.opts.Env...), fmt.Sprintf("%s=%d:%d", EnvWorker, w.id, len(files)))

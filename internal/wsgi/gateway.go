@@ -114,6 +114,7 @@ type Gateway struct {
 	stats   stats
 	served  atomic.Uint64 // requests admitted to Python
 	stuck   atomic.Int64  // timed-out calls still running
+	reports sync.WaitGroup // the watchdog and its timedOut calls, which Close waits for
 	done    chan struct{} // closed by Close: stops the controller and the watchdog
 	ctl     controller    // owned by the control goroutine
 
@@ -173,6 +174,7 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 	g.adm = newAdmission(limit, opts.QueueSize, &g.waiting)
 	if opts.Timeout > 0 {
 		g.active = make(map[*call]bool)
+		g.reports.Add(1) // the watchdog's own: it adds the timedOut calls
 		go g.watch()
 	}
 	if !g.fixed {
@@ -186,6 +188,9 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 // called afterwards.
 func (g *Gateway) Close() bool {
 	close(g.done)
+	// A request that timed out as the process stops is still logged,
+	// and OnTimeout called, before Python goes.
+	g.reports.Wait()
 	ok := true
 	for {
 		_, running, _ := g.adm.load()
@@ -426,6 +431,7 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 
 // watch is the watchdog for Options.Timeout.
 func (g *Gateway) watch() {
+	defer g.reports.Done()
 	t := time.NewTicker(min(max(g.opts.Timeout/10, 10*time.Millisecond), time.Second))
 	defer t.Stop()
 	for {
@@ -455,12 +461,14 @@ func (g *Gateway) check(c *call) {
 	if a, ok := c.w.(Abandoner); ok {
 		a.Abandon(504, "Gateway Timeout")
 	}
+	g.reports.Add(1)
 	go g.timedOut(c.cc.Ident(), what)
 }
 
 // timedOut logs a timed-out request with the stack of its thread, then
 // calls OnTimeout.
 func (g *Gateway) timedOut(ident uint64, what string) {
+	defer g.reports.Done()
 	tb := "(no traceback: Options.Traceback is not set)\n"
 	if g.opts.Traceback != nil {
 		got := make(chan string, 1)
