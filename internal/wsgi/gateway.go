@@ -112,11 +112,11 @@ type Gateway struct {
 	waiting atomic.Int64
 	routes  routes
 	stats   stats
-	served  atomic.Uint64 // requests admitted to Python
-	stuck   atomic.Int64  // timed-out calls still running
+	served  atomic.Uint64  // requests admitted to Python
+	stuck   atomic.Int64   // timed-out calls still running
 	reports sync.WaitGroup // the watchdog and its timedOut calls, which Close waits for
-	done    chan struct{} // closed by Close: stops the controller and the watchdog
-	ctl     controller    // owned by the control goroutine
+	done    chan struct{}  // closed by Close: stops the controller and the watchdog
+	ctl     controller     // owned by the control goroutine
 
 	exitOnce sync.Once      // OnAppExit
 	mu       sync.Mutex     // guards active, with a Timeout
