@@ -28,6 +28,7 @@ import (
 	"github.com/pogoserver/pogo/internal/logging"
 	"github.com/pogoserver/pogo/internal/metrics"
 	"github.com/pogoserver/pogo/internal/server"
+	"github.com/pogoserver/pogo/internal/statsd"
 	"github.com/pogoserver/pogo/internal/supervisor"
 	"github.com/pogoserver/pogo/internal/wsgi"
 )
@@ -101,7 +102,18 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 	if cfg.ErrorLogFile == "" || cfg.ErrorLogFile == "-" {
 		errw = stderr
 	}
-	log := slog.New(logging.NewHandler(errw, level))
+	var sd *statsd.Client
+	if cfg.StatsdHost != "" {
+		if sd, err = statsd.New(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags); err != nil {
+			return exitUsage, fmt.Errorf("--statsd-host: %w", err)
+		}
+		defer sd.Close()
+	}
+	var handler slog.Handler = logging.NewHandler(errw, level)
+	if sd != nil {
+		handler = statsd.NewHandler(handler, sd)
+	}
+	log := slog.New(handler)
 
 	worker, err := supervisor.Inherited()
 	if err != nil {
@@ -173,9 +185,9 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 			}
 			log.Info("Loaded the app in the master (--preload)")
 		}
-		return runMaster(ctx, sigs, args, wd, cfg, main, log, errw, stdout, stderr)
+		return runMaster(ctx, sigs, args, wd, cfg, main, sd, log, errw, stdout, stderr)
 	}
-	return serve(ctx, sigs, cfg, main, worker, log, errw, stdout)
+	return serve(ctx, sigs, cfg, main, sd, worker, log, errw, stdout)
 }
 
 // serve runs the app in this process: on its own listeners, or as a
@@ -201,7 +213,7 @@ func goProcs(cfg *config.Config, cpus int) int {
 	return max(1, cpus/max(1, cfg.Workers))
 }
 
-func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main *cpython.Main, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
+func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main *cpython.Main, sd *statsd.Client, worker *supervisor.Worker, log *slog.Logger, errw, stdout io.Writer) (int, error) {
 	var gone <-chan struct{}
 	if worker != nil {
 		gone = worker.Gone()
@@ -339,8 +351,11 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	}
 	// Workers always count: the master logs and sums their figures.
 	var rec *metrics.Recorder
-	if worker != nil || cfg.MetricsBind != "" {
+	if worker != nil || cfg.MetricsBind != "" || sd != nil {
 		rec = new(metrics.Recorder)
+		if sd != nil {
+			rec.Observe = sd.Request
+		}
 	}
 	snapshot := func() metrics.Snapshot {
 		s := rec.Snapshot()
@@ -627,7 +642,7 @@ func loadTLS(cfg *config.Config) (*tls.Config, error) {
 // runMaster binds the listeners and runs the workers under a supervisor.
 // The workers are this program with the same arguments, started in the
 // directory pogo was started in (wd).
-func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd string, cfg *config.Config, main *cpython.Main, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
+func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd string, cfg *config.Config, main *cpython.Main, sd *statsd.Client, log *slog.Logger, errw, stdout, stderr io.Writer) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return exitError, err
@@ -698,6 +713,7 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 		ready bool
 	}
 	var latest atomic.Pointer[published]
+	lastRunning := -1 // workers, last sent to StatsD
 	latest.Store(&published{})
 	if cfg.MetricsBind != "" {
 		stop, err := serveMetrics(cfg.MetricsBind, func() (metrics.Snapshot, *metrics.Workers, bool) {
@@ -712,6 +728,10 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 	err = supervisor.Run(ctx, supervisor.Options{
 		Publish: func(s metrics.Snapshot, w metrics.Workers, ready bool) {
 			latest.Store(&published{s, w, ready})
+			if w.Running != lastRunning {
+				lastRunning = w.Running
+				sd.Gauge("gunicorn.workers", w.Running)
+			}
 		},
 		Signals:         sigs,
 		Workers:         workers,

@@ -1,12 +1,14 @@
 package cli_test
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gunicornDir writes files (name -> contents) into a new directory for a
@@ -57,7 +59,7 @@ pythonpath = %q
 wsgi_app = "env_app:app"
 raw_env = ["FOO=from-config"]
 reuse_port = True
-statsd_host = "localhost:8125"
+syslog = True
 worker_tmp_dir = "/dev/shm"
 `
 
@@ -109,7 +111,7 @@ func TestConfigFile(t *testing.T) {
 			if len(masterWarnings) != 1 {
 				t.Fatalf("want one warning of the settings not applied, got %q", masterWarnings)
 			}
-			for _, name := range []string{"reuse_port: ", "statsd_host: ", "worker_tmp_dir: "} {
+			for _, name := range []string{"reuse_port: ", "syslog: ", "worker_tmp_dir: "} {
 				if !strings.Contains(masterWarnings[0], name) {
 					t.Errorf("the warning does not name %s: %s", name, masterWarnings[0])
 				}
@@ -263,5 +265,38 @@ def app(environ, start_response):
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "app.log")); !strings.Contains(string(b), "APP INFO logged by the app") {
 		t.Errorf("app.log = %q, want the app's log record as logconfig_dict formats it", b)
+	}
+}
+
+// TestStatsD: --statsd-host gets gunicorn's metric names, with the
+// prefix: the workers gauge from the master, and per request the count,
+// the duration and the status.
+func TestStatsD(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s := startWorkers(t, 1, pogo("--statsd-host", pc.LocalAddr().String(), "--statsd-prefix", "shop", "-w", "1", "-b", "127.0.0.1:0", "pid_app:app"))
+	if code, _ := get(t, client, s.url(t)+"/"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	want := map[string]bool{"shop.gunicorn.workers:1|g": false, "shop.gunicorn.requests:1|c": false,
+		"shop.gunicorn.request.status.200:1|c": false, "shop.gunicorn.request.duration:": false}
+	buf := make([]byte, 65536)
+	for missing := len(want); missing > 0; {
+		pc.SetReadDeadline(time.Now().Add(timeout))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("still missing %v: %v", want, err)
+		}
+		for _, line := range strings.Split(string(buf[:n]), "\n") {
+			for w, seen := range want {
+				if !seen && (line == w || strings.HasSuffix(w, ":") && strings.HasPrefix(line, w) && strings.HasSuffix(line, "|ms")) {
+					want[w] = true
+					missing--
+				}
+			}
+		}
 	}
 }

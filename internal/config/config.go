@@ -60,6 +60,10 @@ type Config struct {
 	// (LogConfig), a JSON file for dictConfig (LogConfigJSON), or a
 	// dictConfig dict as JSON (LogConfigDict).
 	LogConfig, LogConfigJSON, LogConfigDict string
+	// StatsdHost, if set, is a StatsD server (HOST:PORT or unix:PATH)
+	// that gets gunicorn's metrics, named with StatsdPrefix and tagged
+	// with DogstatsdTags.
+	StatsdHost, StatsdPrefix, DogstatsdTags string
 	// Mounts serve the paths at and under a prefix with another app
 	// (--mount /prefix=SPEC): SCRIPT_NAME is the prefix, PATH_INFO the
 	// rest; the longest prefix wins, on whole segments.

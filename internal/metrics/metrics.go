@@ -186,6 +186,10 @@ type Recorder struct {
 	requests [6]atomic.Uint64
 	latency  Histogram
 	inFlight atomic.Int64
+
+	// Observe, if set before use, is also told of each finished request
+	// (to send it to StatsD).
+	Observe func(status int, d time.Duration)
 }
 
 // Start counts a request in flight; Done ends it.
@@ -201,6 +205,9 @@ func (r *Recorder) Done(status int, d time.Duration) {
 	}
 	r.requests[class].Add(1)
 	r.latency.Observe(Bounds[:], d)
+	if r.Observe != nil {
+		r.Observe(status, d)
+	}
 }
 
 // Snapshot returns the counts; the caller fills in the thread gauges.
