@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +70,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitError // the config file failed in Python
 		}
 		return exitUsage
+	}
+	if cfg.Daemon && os.Getenv(envDaemon) == "" {
+		if err := daemonize(args, &cfg); err != nil {
+			printError(stderr, err)
+			return exitError
+		}
+		return exitOK
 	}
 	code, err := run(ctx, sigs, args, &cfg, main, stdout, stderr)
 	if err != nil {
@@ -417,7 +423,8 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 			}
 		}
 	} else {
-		log.Info(banner(ls, tlsConfig != nil, threadsText(cfg)))
+		program, _ := cpython.ProgramFor(cfg.Venv) // checked above
+		log.Info(banner(ls, tlsConfig != nil, threadsText(cfg), program))
 	}
 	ready.Store(true)
 
@@ -628,17 +635,6 @@ func writePidFile(path string) (func(), error) {
 	}, nil
 }
 
-func loadTLS(cfg *config.Config) (*tls.Config, error) {
-	if cfg.CertFile == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("loading TLS certificate: %w", err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}, nil
-}
-
 // runMaster binds the listeners and runs the workers under a supervisor.
 // The workers are this program with the same arguments, started in the
 // directory pogo was started in (wd).
@@ -654,6 +650,11 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 	if _, err := loadTLS(cfg); err != nil {
 		return exitError, err
 	}
+	cred, err := credential(cfg)
+	if err != nil {
+		return exitUsage, err
+	}
+	chownLogs(cfg, cred)
 	workers := max(cfg.Workers, 1)
 	h, err := newHooks(cfg, main, log, os.Getpid())
 	if err != nil {
@@ -749,6 +750,7 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 		Reload:          cfg.Reload,
 		ReloadDirs:      reloadDirs(cfg),
 		ReloadFiles:     cfg.ReloadExtraFiles,
+		Credential:      cred,
 		Hooks: supervisor.Hooks{
 			PreFork:   func(id int) { h.call("pre_fork", workerArg(id, 0), false) },
 			ChildExit: func(id, pid int) { h.call("child_exit", workerArg(id, pid), false) },
@@ -786,8 +788,7 @@ func orDefault(n, d int) int {
 	return n
 }
 
-func banner(ls []net.Listener, https bool, threads string) string {
-	exe := cpython.DefaultProgram
+func banner(ls []net.Listener, https bool, threads, exe string) string {
 	if exe == "" {
 		exe = "built-in prefix"
 	}

@@ -392,6 +392,11 @@ func parseSources(env func(string) string, sources []source) (config.Config, err
 	if err := applyWorkerClass(&c); err != nil {
 		return c, err
 	}
+	_, _, notes, err := tlsOptions(&c)
+	if err != nil {
+		return c, err
+	}
+	c.NotApplied = append(c.NotApplied, notes...)
 	if len(c.Binds) == 0 {
 		c.Binds = activated()
 	}

@@ -125,14 +125,14 @@ var gunicornFlags = []flag{
 		func(*config.Config, string) error {
 			return errors.New("pogo does not trace every line the app runs (it would slow every request and print its data): run the app under a debugger instead")
 		}},
-	{[]string{"-D", "--daemon"}, "", "accepted: pogo stays in the foreground",
-		notApplied("daemon", "pogo stays in the foreground, for a process manager (systemd, Docker, supervisord) to run")},
-	{[]string{"-u", "--user"}, "USER", "accepted: run pogo as that user instead",
-		notApplied("user", "pogo does not switch users: start it as the user it should run as (systemd's User=, Docker's USER)")},
-	{[]string{"-g", "--group"}, "GROUP", "accepted: run pogo as that group instead",
-		notApplied("group", "pogo does not switch groups: start it with the group it should run as")},
-	{[]string{"--initgroups"}, "", "accepted, not applied",
-		notApplied("initgroups", "pogo does not switch users, so it sets no supplementary groups")},
+	{[]string{"-D", "--daemon"}, "", "detach from the terminal and run in the background (give --pid and --error-logfile to find it)",
+		boolFlag(func(c *config.Config) *bool { return &c.Daemon })},
+	{[]string{"-u", "--user"}, "USER", "run the workers as USER (a name or uid); the master stays who started it",
+		strFlag(func(c *config.Config) *string { return &c.User })},
+	{[]string{"-g", "--group"}, "GROUP", "run the workers with group GROUP (a name or gid; default USER's)",
+		strFlag(func(c *config.Config) *string { return &c.Group })},
+	{[]string{"--initgroups"}, "", "give the workers USER's supplementary groups too",
+		boolFlag(func(c *config.Config) *bool { return &c.InitGroups })},
 	{[]string{"--worker-tmp-dir"}, "DIR", "accepted: pogo's workers need no heartbeat files",
 		notApplied("worker_tmp_dir", "pogo's workers report to the master over a pipe and write no heartbeat files")},
 	{[]string{"--statsd-host"}, "HOST:PORT", "send gunicorn's metrics (gunicorn.requests, gunicorn.request.duration, ...) to this StatsD server (or unix:PATH)",
@@ -153,8 +153,8 @@ var gunicornFlags = []flag{
 		notApplied("syslog_facility", "pogo logs to --error-logfile, not to syslog")},
 	{[]string{"--disable-redirect-access-to-syslog"}, "", "accepted, not applied",
 		notApplied("disable_redirect_access_to_syslog", "pogo never sends the access log to syslog")},
-	{[]string{"-R", "--enable-stdio-inheritance"}, "", "accepted: pogo's workers always share its stdout and stderr",
-		notApplied("enable_stdio_inheritance", "pogo's workers always write to the master's stdout and stderr")},
+	{[]string{"-R", "--enable-stdio-inheritance"}, "", "with --daemon, keep stdout and stderr (pogo's workers always share them)",
+		boolFlag(func(c *config.Config) *bool { return &c.KeepStdio })},
 	{[]string{"--logger-class"}, "CLASS", "accepted, not applied",
 		notApplied("logger_class", "pogo's log is written in Go; --log-config and logconfig_dict configure the app's Python logging")},
 	{[]string{"--reuse-port"}, "", "accepted, not applied",
@@ -172,19 +172,21 @@ var gunicornFlags = []flag{
 		}},
 	{[]string{"--uwsgi-allow-from"}, "IPS", "accepted, not applied",
 		notApplied("uwsgi_allow_ips", "pogo does not speak the uwsgi protocol")},
-	{[]string{"--ca-certs"}, "FILE", "accepted, not applied yet",
-		notApplied("ca_certs", "pogo does not verify client certificates yet")},
-	{[]string{"--cert-reqs"}, "N", "0 accepted; client certificates (1, 2) are not verified yet, so refused",
+	{[]string{"--ca-certs"}, "FILE", "CA certificates (PEM) to verify client certificates with (see --cert-reqs)",
+		strFlag(func(c *config.Config) *string { return &c.CACerts })},
+	{[]string{"--cert-reqs"}, "N", "client certificates: 0 none (default), 1 verified if sent, 2 required and verified",
 		func(c *config.Config, v string) error {
-			if v != "0" {
-				return fmt.Errorf("%s: pogo does not verify client certificates yet", v)
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 2 {
+				return fmt.Errorf("%q is not 0, 1 or 2", v)
 			}
+			c.CertReqs = n
 			return nil
 		}},
-	{[]string{"--ciphers"}, "CIPHERS", "accepted, not applied",
-		notApplied("ciphers", "pogo uses Go's TLS cipher suites (secure ones only, TLS 1.2 and 1.3)")},
-	{[]string{"--ssl-version"}, "VERSION", "accepted, not applied",
-		notApplied("ssl_version", "pogo negotiates TLS 1.2 or 1.3")},
+	{[]string{"--ciphers"}, "CIPHERS", "OpenSSL cipher list for TLS 1.2; Go's suites among them are offered",
+		strFlag(func(c *config.Config) *string { return &c.Ciphers })},
+	{[]string{"--ssl-version"}, "VERSION", "lowest TLS version offered: TLSv1_2 (default) or TLSv1_3; older ones are not offered",
+		strFlag(func(c *config.Config) *string { return &c.SSLVersion })},
 	{[]string{"--do-handshake-on-connect"}, "", "accepted, not applied",
 		notApplied("do_handshake_on_connect", "pogo completes the TLS handshake on the connection's first read")},
 	{[]string{"--suppress-ragged-eofs"}, "", "accepted: pogo treats a TLS close without close_notify as end of input",

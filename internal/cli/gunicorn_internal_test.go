@@ -46,13 +46,15 @@ func TestEveryGunicornSetting(t *testing.T) {
 		"sendfile":              `false`,
 		"suppress_ragged_eofs":  `false`,
 		"proxy_protocol":        `"v2"`,
+		"ssl_version":           `"TLSv1_3"`,
+		"ciphers":               `"ECDHE-RSA-AES128-GCM-SHA256:HIGH"`,
+		"cert_reqs":             `2`,
 	}
 	// What pogo does already, whatever the file says.
 	same := map[string]bool{
 		"config":                 true, // the file itself
 		"default_proc_name":      true, // gunicorn sets it, not users
 		"protocol":               true, // "http"
-		"cert_reqs":              true, // 0: no client certificates
 		"control_socket_disable": true, // pogo has none
 	}
 	// Refused with a one-line error: pogo cannot honour them safely.
@@ -60,7 +62,7 @@ func TestEveryGunicornSetting(t *testing.T) {
 		"spew":       "true",
 		"dirty_apps": `["app:dirty"]`,
 		"protocol":   `"uwsgi"`,
-		"cert_reqs":  "2",
+		"cert_reqs":  "3",
 	}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(f)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -299,4 +300,80 @@ func TestStatsD(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUserGroup: -u and -g run the workers as that user and group (the
+// master stays root, as in gunicorn); without root they are refused in
+// one line.
+func TestUserGroup(t *testing.T) {
+	if os.Getuid() != 0 {
+		r := run(t, pogo("-u", "0", "-b", "127.0.0.1:0", "pid_app:app"))
+		if r.code != 2 {
+			t.Errorf("exit %d, want 2", r.code)
+		}
+		oneLine(t, r.stderr, "only root can start workers as another user")
+		return
+	}
+	// A user who cannot run pogo: a one-line reason, exit 1, no retries.
+	r := run(t, pogo("-u", "65534", "-b", "127.0.0.1:0", "pid_app:app"))
+	if r.code != 1 || strings.Count(r.stderr, "cannot start a worker") != 1 || !strings.Contains(r.stderr, "permission denied") {
+		t.Errorf("workers as a user who cannot run pogo: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	// The test binary lives in a directory only root may enter: run a
+	// copy that nobody may run.
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	exe := filepath.Join(dir, "pogo")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, exe, string(b))
+	os.Chmod(exe, 0o755)
+	cmd := pogo("-u", "65534", "-g", "65534", "-b", "127.0.0.1:0", "pid_app:app")
+	cmd.Path, cmd.Args[0] = exe, exe
+	s := startWorkers(t, 1, cmd)
+	_, body := get(t, client, s.url(t)+"/")
+	status, err := os.ReadFile("/proc/" + strings.Fields(body)[1] + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "Gid:\t65534\t65534\t65534\t65534", "Groups:\t \n"} {
+		if !strings.Contains(string(status), want) {
+			t.Errorf("the worker's status lacks %q:\n%s", want, status)
+		}
+	}
+}
+
+// TestDaemon: -D returns at once with 0 and leaves pogo serving in the
+// background, in its own session, until SIGTERM.
+func TestDaemon(t *testing.T) {
+	dir := t.TempDir()
+	pidFile, errLog := filepath.Join(dir, "pogo.pid"), filepath.Join(dir, "error.log")
+	r := run(t, pogo("-D", "-p", pidFile, "--error-logfile", errLog, "-b", "127.0.0.1:0", "pid_app:app"))
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("-D: exit %d, stderr %q", r.code, r.stderr)
+	}
+	waitFile(t, pidFile, "\n")
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Kill()
+	s := &server{cmd: &exec.Cmd{Args: []string{"pogo", "-D"}}, exited: make(chan struct{})}
+	s.waitBanner(t, func() string { b, _ := os.ReadFile(errLog); return string(b) })
+	if code, _ := get(t, client, s.url(t)+"/"); code != 200 {
+		t.Errorf("the daemon answers %d", code)
+	}
+	// /proc/PID/stat: "pid (comm) state ppid pgrp session ..."
+	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	if f := strings.Fields(rest); len(f) < 4 || f[3] != strconv.Itoa(pid) {
+		t.Errorf("the daemon's stat is %q, want it leading its own session", stat)
+	}
+	proc.Signal(syscall.SIGTERM)
+	waitFile(t, errLog, "Shutdown complete")
 }

@@ -37,7 +37,13 @@ var unsupportedHooks = map[string]string{
 	"dirty_worker_exit": "pogo has no dirty arbiters",
 }
 
+// needsMaster says whether cfg calls for a master beyond what --workers
+// and the recycling flags do: process hooks, or workers run as another
+// user.
 func needsMaster(cfg *config.Config) bool {
+	if cfg.User != "" || cfg.Group != "" {
+		return true
+	}
 	for _, h := range cfg.Hooks {
 		if slices.Contains(processHooks, h) {
 			return true

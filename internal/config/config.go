@@ -60,6 +60,16 @@ type Config struct {
 	// (LogConfig), a JSON file for dictConfig (LogConfigJSON), or a
 	// dictConfig dict as JSON (LogConfigDict).
 	LogConfig, LogConfigJSON, LogConfigDict string
+	// Daemon detaches pogo from its terminal: it starts itself again in a
+	// new session, with stdin, stdout and stderr on /dev/null (kept with
+	// KeepStdio, gunicorn's enable_stdio_inheritance), and exits.
+	Daemon, KeepStdio bool
+	// User and Group, if set, are who the workers run as (a name or a
+	// number): gunicorn's user and group. The master stays who started
+	// it, to bind, write the pid file and supervise; they imply workers.
+	User, Group string
+	// InitGroups also gives the workers User's supplementary groups.
+	InitGroups bool
 	// StatsdHost, if set, is a StatsD server (HOST:PORT or unix:PATH)
 	// that gets gunicorn's metrics, named with StatsdPrefix and tagged
 	// with DogstatsdTags.
@@ -171,6 +181,17 @@ type Config struct {
 
 	// CertFile and KeyFile enable TLS on every bind when both are set.
 	CertFile, KeyFile string
+	// CACerts is a PEM file of the CAs that client certificates are
+	// verified against; CertReqs is gunicorn's cert_reqs: 0 asks for no
+	// client certificate, 1 verifies one if sent, 2 requires one.
+	CACerts  string
+	CertReqs int
+	// SSLVersion is gunicorn's ssl_version; only TLSv1_2 and TLSv1_3
+	// (or their numbers) change anything: the lowest version offered.
+	SSLVersion string
+	// Ciphers is an OpenSSL cipher list for TLS 1.2; the suites Go has
+	// are used, in Go's order.
+	Ciphers string
 
 	// KeepAlive is how long an idle keep-alive connection is kept. Zero
 	// disables keep-alive. Defaults sets gunicorn's 2s.

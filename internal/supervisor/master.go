@@ -74,6 +74,10 @@ type Options struct {
 	ReloadDirs  []string
 	ReloadFiles []string
 
+	// Credential, if set, is the user and groups the workers run as
+	// (gunicorn's --user and --group): the master keeps its own.
+	Credential *syscall.Credential
+
 	// Hooks, if set, are told what the master does, from its loop (which
 	// waits for them): gunicorn's server hooks.
 	Hooks Hooks
@@ -541,6 +545,14 @@ func (m *master) reconcile() {
 			return
 		}
 		if err := m.start(slot); err != nil {
+			if !m.everReady && len(m.workers) == 0 {
+				// The first worker cannot even start (--user without
+				// the right to run pogo, say): no retry would help.
+				m.log.Error("cannot start a worker", "err", err)
+				m.bootErr = &BootError{Code: 1, Err: err}
+				m.stop(syscall.SIGTERM)
+				return
+			}
 			m.backoff = min(max(2*m.backoff, time.Second), maxBootBackoff)
 			m.nextStart = time.Now().Add(m.backoff)
 			m.log.Error("cannot start a worker", "err", err, "retry_in", m.backoff.String())
@@ -602,6 +614,9 @@ func (m *master) start(slot int) error {
 	cmd.Dir = m.opts.Dir
 	cmd.Stdout, cmd.Stderr = orFile(m.opts.Stdout, os.Stdout), orFile(m.opts.Stderr, os.Stderr)
 	cmd.ExtraFiles = append([]*os.File{theirs}, files...)
+	if m.opts.Credential != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.opts.Credential}
+	}
 	start := cmd.Start
 	if cpus := m.cpus; len(cpus) > 0 {
 		start = func() error { return startOn(cmd, cpus[slot%len(cpus)]) }
