@@ -6,8 +6,11 @@
 #  3. the core suite (everything but the framework comparisons) against
 #     every other python3.9 ... python3.13 installed, uninstrumented (so
 #     TestHelloAllocs runs: -race and -asan skip it);
-#  4. the fuzz targets, 60 s in all;
-#  5. the soak check (200k requests, RSS growth bound).
+#  4. the packaging check (scripts/wheels.sh): a wheel per Python, each
+#     installed in a fresh venv and serving the example, and the cli suite
+#     against the installed command;
+#  5. the fuzz targets, 60 s in all;
+#  6. the soak check (200k requests, RSS growth bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHON=${PYTHON:-python3}
@@ -55,6 +58,9 @@ for minor in 9 10 11 12 13; do
 	echo "== core suite: $($py --version) ($py)"
 	env -u VIRTUAL_ENV make -s gotest PYTHON="$py" TESTFLAGS="-count=1 -timeout 10m"
 done
+
+echo "== packaging"
+./scripts/wheels.sh
 
 echo "== fuzz (time-boxed)"
 for target in FuzzParseHead FuzzChunked; do

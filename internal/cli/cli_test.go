@@ -209,11 +209,11 @@ func TestStartErrors(t *testing.T) {
 
 func TestBanner(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	if code := cli.Run(context.Background(), []string{"--version"}, &out, io.Discard); code != 0 {
-		t.Fatalf("--version: exit code %d", code)
+	r := run(t, pogo("--version"))
+	if r.code != 0 {
+		t.Fatalf("--version: exit code %d", r.code)
 	}
-	version := strings.Fields(out.String())[1]
+	version := strings.Fields(r.stdout)[1]
 
 	exe := cpython.DefaultProgram // linked in by the Makefile, as in pogo
 	if exe == "" {
@@ -532,13 +532,22 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	}
 }
 
-// pogo returns a command running this test binary as pogo with args, in
-// testdata/apps, in the test's environment without VIRTUAL_ENV.
+// pogoExe is the pogo the tests run: this test binary, or the installed
+// command named by $POGO_TEST_BINARY (scripts/wheels.sh).
+func pogoExe() string {
+	if b := os.Getenv("POGO_TEST_BINARY"); b != "" {
+		return b
+	}
+	return os.Args[0]
+}
+
+// pogo returns a command running pogoExe with args, in testdata/apps, in
+// the test's environment without VIRTUAL_ENV or POGO_PYTHON.
 func pogo(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(pogoExe(), args...)
 	cmd.Dir = appsDir
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VIRTUAL_ENV=") {
+		if !strings.HasPrefix(kv, "VIRTUAL_ENV=") && !strings.HasPrefix(kv, "POGO_PYTHON=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

@@ -325,7 +325,7 @@ func TestUserGroup(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	os.Chmod(filepath.Dir(dir), 0o755)
 	exe := filepath.Join(dir, "pogo")
-	b, err := os.ReadFile(os.Args[0])
+	b, err := os.ReadFile(pogoExe())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,17 @@ import (
 )
 
 // ProgramFor picks the python executable whose environment apps run in: the
-// virtualenv venv, else $VIRTUAL_ENV, else DefaultProgram. Python then sets
-// up the virtualenv itself (sys.prefix, site-packages, .pth files) exactly
-// as when venv/bin/python runs.
+// virtualenv venv, else $POGO_PYTHON (set by the pogo command pip
+// installs: the Python it was installed for), else $VIRTUAL_ENV, else
+// DefaultProgram. Python then sets up the virtualenv itself (sys.prefix,
+// site-packages, .pth files) exactly as when venv/bin/python runs.
 func ProgramFor(venv string) (string, error) {
+	if p := os.Getenv("POGO_PYTHON"); venv == "" && p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("$POGO_PYTHON: %w", err)
+		}
+		return p, nil
+	}
 	if venv == "" {
 		venv = os.Getenv("VIRTUAL_ENV")
 	}
