@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("POGO_TEST_AS_MAIN") == "1" {
 		os.Exit(cli.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
+	if os.Getenv("POGO_CORPUS_DRIVER") == "1" {
+		os.Exit(corpusDriver())
+	}
 	os.Exit(m.Run())
 }
 

@@ -332,15 +332,19 @@ func parseSources(env func(string) string, sources []source) (config.Config, err
 	c := config.Defaults()
 	c.Binds = nil
 	top := map[*flag]int{} // the highest source giving each flag
+	last := map[*flag]int{} // and its last occurrence there
 	for i, s := range sources {
-		for _, o := range s.opts {
+		for j, o := range s.opts {
 			top[o.f] = i
+			last[o.f] = j
 		}
 	}
 	set := map[string]bool{} // flags given, by their first name
 	for i, s := range sources {
-		for _, o := range s.opts {
-			if top[o.f] != i {
+		for j, o := range s.opts {
+			if top[o.f] != i || !repeatable[o.f.names[0]] && last[o.f] != j {
+				// As gunicorn's argparse: a higher source's value wins,
+				// and of a single-valued option given twice, the last.
 				continue
 			}
 			if err := o.f.set(&c, o.val); err != nil {

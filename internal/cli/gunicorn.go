@@ -387,9 +387,11 @@ var gunicornHooks = []string{
 	"on_dirty_starting", "dirty_post_fork", "dirty_worker_init", "dirty_worker_exit",
 }
 
-// repeatable flags take a config file's list one element per option;
-// others take it joined by commas.
-var repeatable = map[string]bool{"-b": true, "-e": true, "--reload-extra-file": true, "--paste-global": true, "--dirty-app": true}
+// repeatable flags add each value given (a config file's list gives one
+// per element); of the others the last value given counts, and a config
+// file's list is joined by commas.
+var repeatable = map[string]bool{"-b": true, "-e": true, "--reload-extra-file": true, "--paste-global": true, "--dirty-app": true,
+	"--mount": true, "--vhost": true, "--static": true, "--pythonpath": true, "hook": true}
 
 // settingOpts turns the value of a config file's setting (JSON) into the
 // options that apply it.
