@@ -331,7 +331,7 @@ func parseSources(env func(string) string, sources []source) (config.Config, err
 	}
 	c := config.Defaults()
 	c.Binds = nil
-	top := map[*flag]int{} // the highest source giving each flag
+	top := map[*flag]int{}  // the highest source giving each flag
 	last := map[*flag]int{} // and its last occurrence there
 	for i, s := range sources {
 		for j, o := range s.opts {
