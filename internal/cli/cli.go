@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,6 +55,11 @@ const (
 // exits, so the caller should exit when Run returns.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sigs := catchSignals()
+	// args may be os.Args, whose memory --name overwrites.
+	args = slices.Clone(args)
+	for i := range args {
+		args[i] = strings.Clone(args[i])
+	}
 	defer signal.Stop(sigs)
 	cfg, main, err := load(args, stderr)
 	switch {
@@ -170,7 +176,11 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 		}
 	}
 	if cfg.ProcName != "" {
-		setProcName(cfg.ProcName, log)
+		role := "master"
+		if worker != nil {
+			role = "worker"
+		}
+		setProcName(cfg.ProcName, role, log)
 	}
 	if cfg.CaptureOutput {
 		if f, ok := errw.(*logging.File); ok {

@@ -690,13 +690,55 @@ func printConfig(w io.Writer, cfg *config.Config) {
 	}
 }
 
-// setProcName names this process (its comm: what ps -o comm, top and
-// pkill see) as gunicorn's proc_name does. Linux keeps 15 bytes of it.
-func setProcName(name string, log *slog.Logger) {
-	if len(name) > 15 {
-		name = name[:15]
+// setProcName names this process as gunicorn's proc_name does: its comm
+// (what ps -o comm, top and pkill see; Linux keeps 15 bytes) is name,
+// and its command line (ps aux, ps -f) becomes "pogo: ROLE [name]", as
+// far as the original command line's room allows.
+func setProcName(name, role string, log *slog.Logger) {
+	comm := name
+	if len(comm) > 15 {
+		comm = comm[:15]
 	}
-	if err := os.WriteFile("/proc/self/comm", []byte(name), 0); err != nil {
+	if err := os.WriteFile("/proc/self/comm", []byte(comm), 0); err != nil {
 		log.Warn("--name: cannot set the process name", "err", err)
 	}
+	if err := setCmdline(fmt.Sprintf("pogo: %s [%s]", role, name)); err != nil {
+		log.Debug("--name: cannot set the process title", "err", err)
+	}
+}
+
+// setCmdline overwrites the memory of this process's argv strings (the
+// kernel's arg_start..arg_end, what /proc/PID/cmdline shows) with title,
+// through /proc/self/mem. Go's os.Args point into that memory, so they
+// are copied first.
+func setCmdline(title string) error {
+	for i := range os.Args {
+		os.Args[i] = strings.Clone(os.Args[i])
+	}
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return errors.New("/proc/self/stat: no comm")
+	}
+	f := strings.Fields(string(stat[i+1:])) // from field 3, state
+	if len(f) < 47 {
+		return errors.New("/proc/self/stat: no arg_start and arg_end")
+	}
+	start, err1 := strconv.ParseInt(f[45], 10, 64) // field 48
+	end, err2 := strconv.ParseInt(f[46], 10, 64)   // field 49
+	if err1 != nil || err2 != nil || end <= start {
+		return errors.New("/proc/self/stat: bad arg_start, arg_end")
+	}
+	buf := make([]byte, end-start) // NUL-padded: one argument
+	copy(buf[:len(buf)-1], title)
+	mem, err := os.OpenFile("/proc/self/mem", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer mem.Close()
+	_, err = mem.WriteAt(buf, start)
+	return err
 }

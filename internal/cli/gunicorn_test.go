@@ -225,6 +225,16 @@ func TestProcName(t *testing.T) {
 		if got := strings.TrimSpace(string(b)); got != "myshop-web-fron" {
 			t.Errorf("pid %s is named %q, want myshop-web-fron (15 bytes of -n)", pid, got)
 		}
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		role := "worker"
+		if pid == pids[1] {
+			role = "master"
+		}
+		// As much of the title as the original command line has room for.
+		title := "pogo: " + role + " [myshop-web-frontend]"
+		if got := strings.TrimRight(string(cmdline), "\x00"); got == "" || !strings.HasPrefix(title, got) || len(got) < 20 {
+			t.Errorf("pid %s's command line is %q, want %q", pid, got, title)
+		}
 	}
 }
 
