@@ -318,7 +318,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	loaded := make(chan struct{})
 	go func() {
 		defer close(loaded)
-		main, apps, loadCode, loadErr = startPython(cfg, main, errw, &pythonWorker{worker, h})
+		main, apps, loadCode, loadErr = startPython(cfg, main, errw, &pythonWorker{worker, h, log})
 	}()
 	if st.wait(loaded) {
 		return exitOK, nil
@@ -535,6 +535,18 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	return exitCode, nil
 }
 
+// logHandler is pogo's handler under log, if it is one.
+func logHandler(log *slog.Logger) (*logging.Handler, bool) {
+	switch h := log.Handler().(type) {
+	case *logging.Handler:
+		return h, true
+	case *statsd.Handler:
+		lh, ok := h.Handler.(*logging.Handler)
+		return lh, ok
+	}
+	return nil, false
+}
+
 // startInterpreter starts Python (program's installation or venv) on
 // its own main thread.
 func startInterpreter(program string, errw io.Writer) (*cpython.Main, error) {
@@ -553,6 +565,7 @@ func startInterpreter(program string, errw io.Writer) (*cpython.Main, error) {
 type pythonWorker struct {
 	w     *supervisor.Worker // nil: not a worker
 	hooks *hooks
+	log   *slog.Logger // whose handler follows the app's log format
 }
 
 // startPython starts the interpreter, unless main is one already started
@@ -589,8 +602,17 @@ func startPython(cfg *config.Config, main *cpython.Main, errw io.Writer, pw *pyt
 			err = fmt.Errorf("cannot load app: %w", err)
 			return
 		}
-		if err = t.ConfigureLogging(cfg.LogConfig, cfg.LogConfigJSON, cfg.LogConfigDict); err != nil {
+		var format, dateFmt string
+		format, dateFmt, err = t.ConfigureLogging(cfg.LogLevel, cfg.LogConfig, cfg.LogConfigJSON, cfg.LogConfigDict)
+		if err != nil {
 			err = fmt.Errorf("cannot configure logging: %w", err)
+		} else if format != "" && pw != nil && pw.log != nil {
+			// pogo's own lines as the app's config formats gunicorn's.
+			if h, ok := logHandler(pw.log); ok {
+				if ferr := h.SetFormat(format, dateFmt); ferr != nil {
+					pw.log.Warn("The log format of gunicorn.error is not used for pogo's log", "err", ferr)
+				}
+			}
 		}
 	})
 	if err != nil {

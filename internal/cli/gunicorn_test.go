@@ -387,3 +387,44 @@ func TestDaemon(t *testing.T) {
 	proc.Signal(syscall.SIGTERM)
 	waitFile(t, errLog, "Shutdown complete")
 }
+
+// TestGunicornErrorLogger: an app logging to gunicorn's error logger (as
+// Flask's docs have it) writes to pogo's log; when the app's logging
+// config formats that logger, pogo's own lines take the same format.
+func TestGunicornErrorLogger(t *testing.T) {
+	app := `
+import logging
+log = logging.getLogger("gunicorn.error")
+def app(environ, start_response):
+    log.info("from the app")
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+`
+	conf := `
+bind = "127.0.0.1:0"
+logconfig_dict = {
+    "formatters": {"plain": {"format": "%(levelname)s|%(name)s|%(message)s"}},
+    "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "loggers": {"gunicorn.error": {"handlers": ["err"], "level": "INFO", "propagate": False}},
+}
+`
+	for _, tt := range []struct {
+		name, conf, line, banner string
+	}{
+		{"pogo's format", "bind = '127.0.0.1:0'\n", "] [INFO] from the app", "] [INFO] pogo "},
+		{"the config's format", conf, "INFO|gunicorn.error|from the app", "INFO|gunicorn.error|pogo "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := gunicornDir(t, map[string]string{"gunicorn.conf.py": tt.conf, "logging_app.py": app})
+			s := launch(t, inDir(dir, nil, "logging_app:app"))
+			s.waitBanner(t, s.stderr.String)
+			if code, _ := get(t, client, s.url(t)+"/"); code != 200 {
+				t.Fatalf("status %d", code)
+			}
+			s.waitLog(t, tt.line, 1)
+			if !strings.Contains(s.stderr.String(), tt.banner) {
+				t.Errorf("no banner line with %q:\n%s", tt.banner, s.stderr.String())
+			}
+		})
+	}
+}

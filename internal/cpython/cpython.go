@@ -234,12 +234,29 @@ func (t *Thread) ReadConfig(location string, names, hooks []string) (map[string]
 // logconfig settings do, from the first one not empty: a
 // logging.config.fileConfig file, a JSON file for dictConfig, or a
 // dictConfig dict as JSON.
-func (t *Thread) ConfigureLogging(file, jsonFile, dict string) error {
+//
+// First it gives gunicorn's error logger (gunicorn.error, which apps use)
+// a handler writing to the error log in pogo's format at level. It
+// returns the format and datefmt (Python's) that the configuration gave
+// that logger, if any, for pogo's own lines.
+func (t *Thread) ConfigureLogging(level, file, jsonFile, dict string) (format, dateFmt string, err error) {
+	if err := t.exec("setup_loggers", level); err != nil {
+		return "", "", err
+	}
 	if file == "" && jsonFile == "" && dict == "" {
-		return nil
+		return "", "", nil
 	}
 	arg, _ := json.Marshal(map[string]string{"file": file, "json": jsonFile, "dict": dict})
-	return t.exec("configure_logging", string(arg))
+	if err := t.exec("configure_logging", string(arg)); err != nil {
+		return "", "", err
+	}
+	out, err := t.call("log_format", "")
+	if err != nil {
+		return "", "", err
+	}
+	var f struct{ Fmt, Datefmt string }
+	json.Unmarshal([]byte(out), &f)
+	return f.Fmt, f.Datefmt, nil
 }
 
 // SetSettings gives the objects gunicorn hooks receive their values:

@@ -422,3 +422,49 @@ def hooked(app):
         return _Closing(result, resp, done)
 
     return hooked_app
+
+
+# ---- gunicorn's loggers ----
+#
+# Apps reach for gunicorn's error logger (Flask's docs: app.logger.handlers
+# = logging.getLogger("gunicorn.error").handlers); under pogo it writes to
+# pogo's error log, in pogo's format, at --log-level.
+
+import logging as _logging  # noqa: E402
+
+
+class _ErrorsHandler(_logging.Handler):
+    """Writes records to pogo's error log (wsgi.errors)."""
+
+    def emit(self, record):
+        try:
+            msg = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        errors.write(msg + "\n")  # noqa: F821 (gateway.c)
+
+
+def setup_loggers(level):
+    """gunicorn.error, unless something configured it already."""
+    log = _logging.getLogger("gunicorn.error")
+    if log.handlers:
+        return
+    h = _ErrorsHandler()
+    h.setFormatter(_logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s", "%Y-%m-%d %H:%M:%S %z"))
+    log.addHandler(h)
+    log.setLevel(_LEVELS.get(level, 20))
+    log.propagate = False
+
+
+def log_format(_=None):
+    """The %-style format and datefmt of gunicorn.error's first handler,
+    when the app's logging config gave it one, as JSON; else {}."""
+    for h in _logging.getLogger("gunicorn.error").handlers:
+        if isinstance(h, _ErrorsHandler):
+            break
+        f = h.formatter
+        if f is not None and type(f) is _logging.Formatter and isinstance(getattr(f, "_style", None), _logging.PercentStyle):
+            return json.dumps({"fmt": f._fmt, "datefmt": f.datefmt or ""})
+        break
+    return "{}"

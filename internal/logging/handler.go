@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -39,8 +40,22 @@ type Handler struct {
 
 // output is the destination shared by a Handler and the ones derived from it.
 type output struct {
-	mu sync.Mutex
-	w  io.Writer // guarded by mu
+	mu     sync.Mutex
+	w      io.Writer                // guarded by mu
+	format atomic.Pointer[pyFormat] // nil: gunicorn's line
+}
+
+// SetFormat makes the Handler, and those derived from it, format lines
+// with a Python logging format (logging.Formatter's fmt and datefmt)
+// instead of gunicorn's: what the app's logging config gives gunicorn's
+// error logger. The record's attributes follow the message.
+func (h *Handler) SetFormat(format, dateFmt string) error {
+	f, err := parsePyFormat(format, dateFmt)
+	if err != nil {
+		return err
+	}
+	h.out.format.Store(f)
+	return nil
 }
 
 // NewHandler returns a Handler writing to w the records at or above level.
@@ -92,21 +107,30 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	defer putBuf(bp)
 	buf := (*bp)[:0]
 
-	if !r.Time.IsZero() {
-		buf = r.Time.AppendFormat(buf, "["+timeLayout+"] ")
-	}
-	buf = append(buf, '[')
-	buf = append(buf, h.pid...)
-	buf = append(buf, "] ["...)
-	buf = append(buf, levelName(r.Level)...)
-	buf = append(buf, "] "...)
-	buf = append(buf, r.Message...)
-	buf = append(buf, h.attrs...)
 	tracebacks := h.tracebacks
-	r.Attrs(func(a slog.Attr) bool {
-		buf, tracebacks = appendAttr(buf, tracebacks, h.prefix, a)
-		return true
-	})
+	if f := h.out.format.Load(); f != nil {
+		msg := append([]byte(r.Message), h.attrs...)
+		r.Attrs(func(a slog.Attr) bool {
+			msg, tracebacks = appendAttr(msg, tracebacks, h.prefix, a)
+			return true
+		})
+		buf = f.appendRecord(buf, r.Time, r.Level, string(msg), h.pid)
+	} else {
+		if !r.Time.IsZero() {
+			buf = r.Time.AppendFormat(buf, "["+timeLayout+"] ")
+		}
+		buf = append(buf, '[')
+		buf = append(buf, h.pid...)
+		buf = append(buf, "] ["...)
+		buf = append(buf, levelName(r.Level)...)
+		buf = append(buf, "] "...)
+		buf = append(buf, r.Message...)
+		buf = append(buf, h.attrs...)
+		r.Attrs(func(a slog.Attr) bool {
+			buf, tracebacks = appendAttr(buf, tracebacks, h.prefix, a)
+			return true
+		})
+	}
 	buf = append(buf, '\n')
 	for _, tb := range tracebacks {
 		buf = append(buf, tb...)
