@@ -73,6 +73,14 @@ for py in "${pythons[@]}"; do
 	serve "$venv/bin/python" -m pogo
 	if $first; then
 		first=false
+		# Without Go, pip says why in one line.
+		if PATH="$venv/bin" "$venv/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$tmp/nogo" "$root" >"$tmp/nogo.log" 2>&1 ||
+			! grep -q "pogo_build: error: building pogo needs Go on PATH" "$tmp/nogo.log"; then
+			cat "$tmp/nogo.log"
+			echo "wheels: a build without Go did not fail with the one-line reason"
+			exit 1
+		fi
+		echo "   without Go: $(grep -o 'pogo_build: error: [^(]*' "$tmp/nogo.log")"
 		exe=$("$venv/bin/python" -c 'import pogo.__main__ as m; print(m.command())')
 		echo "== cli suite against the installed $exe"
 		VIRTUAL_ENV="$root/.venv" POGO_TEST_BINARY=$exe make -s gotest PYTHON="$py" PKGS=./internal/cli TESTFLAGS="-count=1 -timeout 15m"

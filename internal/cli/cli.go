@@ -267,6 +267,9 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	if err != nil {
 		return exitUsage, err
 	}
+	if cfg.SecureSchemeHeaders != nil {
+		trusted.SetSecureSchemeHeaders(cfg.SecureSchemeHeaders)
+	}
 	dirs, err := openStatic(cfg)
 	if err != nil {
 		return exitError, err

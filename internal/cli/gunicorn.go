@@ -265,7 +265,21 @@ var (
 	tmpUploadDirFlag = flag{names: []string{"tmp_upload_dir"}, arg: "DIR",
 		set: notApplied("tmp_upload_dir", "pogo spools request bodies in $TMPDIR (see --spool-max)")}
 	secureSchemeFlag = flag{names: []string{"secure_scheme_headers"}, arg: "DICT",
-		set: notApplied("secure_scheme_headers", "pogo takes the scheme from X-Forwarded-Proto and Forwarded sent by the --forwarded-allow-ips peers")}
+		set: func(c *config.Config, v string) error {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(v), &m); err != nil {
+				return fmt.Errorf("%s: want a dict of header names to values", v)
+			}
+			c.SecureSchemeHeaders = map[string]string{}
+			for k, x := range m {
+				s, ok := x.(string)
+				if !ok {
+					return fmt.Errorf("%s: the value for %s is not a string", v, k)
+				}
+				c.SecureSchemeHeaders[k] = s
+			}
+			return nil
+		}}
 	sslContextFlag = flag{names: []string{"ssl_context"}, arg: "HOOK",
 		set: notApplied("ssl_context", "pogo's TLS is Go's, configured by --certfile and --keyfile")}
 	ignoredFlag = flag{names: []string{"default_proc_name"}, arg: "NAME",

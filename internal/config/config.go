@@ -91,6 +91,11 @@ type Config struct {
 	// Defaults sets gunicorn's "127.0.0.1,::1" (or $FORWARDED_ALLOW_IPS);
 	// "" trusts no one.
 	ForwardedAllowIPs string
+	// SecureSchemeHeaders, if not nil, replaces gunicorn's default
+	// secure_scheme_headers (X-Forwarded-Protocol: ssl, X-Forwarded-Ssl:
+	// on): headers from those peers whose value means https.
+	// X-Forwarded-Proto and Forwarded are read whatever it says.
+	SecureSchemeHeaders map[string]string
 	// ProxyProtocol reads PROXY protocol v1/v2 headers from those peers.
 	ProxyProtocol bool
 	// Static directories are served by Go before the apps

@@ -16,12 +16,42 @@ import (
 type Trusted struct {
 	all  bool
 	nets []netip.Prefix
+
+	// secure are gunicorn's secure_scheme_headers besides
+	// X-Forwarded-Proto, lowercase name to lowercase value: a header
+	// with that value means https, any other value http.
+	secure    map[string]string
+	anySecure bool // one of them is not Forwarded-length x-* or f-*
+}
+
+// gunicornSecure are gunicorn's default secure_scheme_headers, but
+// X-Forwarded-Proto, which pogo reads anyway.
+var gunicornSecure = map[string]string{"x-forwarded-protocol": "ssl", "x-forwarded-ssl": "on"}
+
+// SetSecureSchemeHeaders replaces the headers that say a request came
+// over https (gunicorn's secure_scheme_headers: name to the value that
+// means https). X-Forwarded-Proto and Forwarded are read whatever they
+// say; without a call, gunicorn's defaults (X-Forwarded-Protocol: ssl,
+// X-Forwarded-Ssl: on) are used. Call it before serving.
+func (t *Trusted) SetSecureSchemeHeaders(h map[string]string) {
+	t.secure = map[string]string{}
+	t.anySecure = false
+	for k, v := range h {
+		k = strings.ToLower(k)
+		if k == "x-forwarded-proto" {
+			continue
+		}
+		t.secure[k] = strings.ToLower(v)
+		if len(k) < len("Forwarded") || k[0] != 'f' && k[0] != 'x' {
+			t.anySecure = true
+		}
+	}
 }
 
 // ParseTrusted reads a comma-separated list of IP addresses and CIDR
 // prefixes, or "*" for every peer. An empty list trusts no one.
 func ParseTrusted(list string) (*Trusted, error) {
-	t := &Trusted{}
+	t := &Trusted{secure: gunicornSecure}
 	for _, s := range strings.Split(list, ",") {
 		s = strings.TrimSpace(s)
 		switch {
@@ -74,9 +104,9 @@ func (t *Trusted) Has(ip string) bool {
 // proxies it trusts; the scheme and host are the nearest proxy's.
 // It returns the request's header fields with Host replaced.
 func (t *Trusted) forwarded(req *wsgi.Request, fields []wsgi.Field) []wsgi.Field {
-	var fwd, xff, xproto, xhost string
+	var fwd, xff, xproto, xhost, secure string
 	for _, f := range fields {
-		if len(f.Name) < len("Forwarded") || f.Name[0]|0x20 != 'f' && f.Name[0]|0x20 != 'x' {
+		if (len(f.Name) < len("Forwarded") || f.Name[0]|0x20 != 'f' && f.Name[0]|0x20 != 'x') && !t.anySecure {
 			continue // most headers: not one of these
 		}
 		switch {
@@ -88,9 +118,18 @@ func (t *Trusted) forwarded(req *wsgi.Request, fields []wsgi.Field) []wsgi.Field
 			xproto = join(xproto, f.Value)
 		case strings.EqualFold(f.Name, "X-Forwarded-Host"):
 			xhost = join(xhost, f.Value)
+		case secure == "":
+			for name, want := range t.secure { // a few: no lowercase copy of f.Name
+				if strings.EqualFold(f.Name, name) {
+					secure = "http"
+					if strings.EqualFold(strings.TrimSpace(f.Value), want) {
+						secure = "https"
+					}
+				}
+			}
 		}
 	}
-	if fwd == "" && xff == "" && xproto == "" && xhost == "" {
+	if fwd == "" && xff == "" && xproto == "" && xhost == "" && secure == "" {
 		return fields // the usual case: nothing to apply, nothing allocated
 	}
 	var client, port, proto, host string
@@ -127,6 +166,9 @@ func (t *Trusted) forwarded(req *wsgi.Request, fields []wsgi.Field) []wsgi.Field
 			rest = rest[:i]
 		}
 		proto, host = last(xproto), last(xhost)
+	}
+	if proto == "" {
+		proto = secure // X-Forwarded-Ssl: on, ...
 	}
 	if client != "" && !strings.HasPrefix(client, "_") && client != "unknown" {
 		req.RemoteAddr, req.RemotePort = client, port

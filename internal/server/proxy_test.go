@@ -61,6 +61,10 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 	trusted := start(t, "environ_app:app", trust("127.0.0.1,10.0.0.0/8"))
 	untrusted := start(t, "environ_app:app", trust("10.0.0.0/8"))
+	custom := start(t, "environ_app:app", func(st *setup) {
+		st.srv.Trusted, _ = server.ParseTrusted("127.0.0.1")
+		st.srv.Trusted.SetSecureSchemeHeaders(map[string]string{"Front-End-Https": "on", "X-FORWARDED-PROTO": "https"})
+	})
 	for _, c := range []struct {
 		name, addr, headers           string
 		remote, scheme, host, srvName string
@@ -71,6 +75,14 @@ func TestForwardedHeaders(t *testing.T) {
 		{"forwarded", trusted.Addr, "Forwarded: for=\"[2001:db8::7]:4711\";proto=https;host=shop.example.com\r\n", "2001:db8::7", "https", "shop.example.com", "shop.example.com"},
 		{"forwarded wins over xff", trusted.Addr, "Forwarded: for=192.0.2.60\r\nX-Forwarded-For: 203.0.113.7\r\n", "192.0.2.60", "http", "front.test", "front.test"},
 		{"no headers", trusted.Addr, "", "127.0.0.1", "http", "front.test", "front.test"},
+		// gunicorn's default secure_scheme_headers, and a custom one.
+		{"x-forwarded-ssl", trusted.Addr, "X-Forwarded-Ssl: on\r\n", "127.0.0.1", "https", "front.test", "front.test"},
+		{"x-forwarded-protocol", trusted.Addr, "X-Forwarded-Protocol: ssl\r\n", "127.0.0.1", "https", "front.test", "front.test"},
+		{"x-forwarded-ssl off", trusted.Addr, "X-Forwarded-Ssl: off\r\n", "127.0.0.1", "http", "front.test", "front.test"},
+		{"x-forwarded-proto wins", trusted.Addr, "X-Forwarded-Proto: http\r\nX-Forwarded-Ssl: on\r\n", "127.0.0.1", "http", "front.test", "front.test"},
+		{"custom secure header", custom.Addr, "Front-End-Https: on\r\n", "127.0.0.1", "https", "front.test", "front.test"},
+		{"custom replaces the defaults", custom.Addr, "X-Forwarded-Ssl: on\r\n", "127.0.0.1", "http", "front.test", "front.test"},
+		{"secure header from an untrusted peer", untrusted.Addr, "X-Forwarded-Ssl: on\r\n", "127.0.0.1", "http", "front.test", "front.test"},
 		{"spoof from an untrusted peer", untrusted.Addr, "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\nForwarded: for=1.2.3.4\r\n", "127.0.0.1", "http", "front.test", "front.test"},
 	} {
 		code, env := environ(t, c.addr, "GET / HTTP/1.1\r\nHost: front.test\r\n"+c.headers+"\r\n")
