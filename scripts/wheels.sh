@@ -49,7 +49,7 @@ serve() {
 		sleep 0.1
 	done
 	[ -n "$url" ] || { cat "$log"; echo "wheels: $* did not start"; return 1; }
-	body=$(curl -sf "$url/")
+	body=$("$PYTHON" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())' "$url/")
 	kill -TERM $pid
 	wait $pid || { cat "$log"; echo "wheels: $* exited with $?"; return 1; }
 	[ "$body" = "Hello, World!" ] || { echo "wheels: $* answered $body"; return 1; }
