@@ -351,12 +351,22 @@ func corpusDriver() int {
 		r.Err = "bringing up lo: " + err.Error()
 		return 0
 	}
-	env := []string{"POGO_TEST_AS_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	// The test's environment (ASAN_OPTIONS and all) but what a case's
+	// deployment would set itself, then the case's.
+	env := []string{"POGO_TEST_AS_MAIN=1"}
+	var own []string
 	for _, kv := range os.Environ() {
-		if rest, ok := strings.CutPrefix(kv, "POGO_CORPUS_ENV_"); ok {
-			env = append(env, rest)
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "POGO_CORPUS_ENV_"):
+			own = append(own, strings.TrimPrefix(kv, "POGO_CORPUS_ENV_"))
+		case strings.HasPrefix(k, "POGO_"), k == "VIRTUAL_ENV", k == "PYTHONPATH", k == "GUNICORN_CMD_ARGS",
+			k == "PORT", k == "WEB_CONCURRENCY", k == "FORWARDED_ALLOW_IPS":
+		default:
+			env = append(env, kv)
 		}
 	}
+	env = append(env, own...)
 	script := `gunicorn() { exec "$POGO_CORPUS_EXE" "$@"; }; eval "$POGO_CORPUS_CMD"`
 	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Dir = os.Getenv("POGO_CORPUS_DIR")
