@@ -1,88 +1,28 @@
 package cli_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/pogoserver/pogo/internal/testutil"
 )
-
-// testCA is a certificate authority for the mutual TLS tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a certificate signed by ca for usage (server: 127.0.0.1).
-func (ca *testCA) issue(t *testing.T, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "pogo test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pair, certPEM, keyPEM
-}
 
 // TestTLSOptions: gunicorn's --ca-certs and --cert-reqs verify client
 // certificates; --ciphers and --ssl-version bound what is negotiated.
 func TestTLSOptions(t *testing.T) {
 	dir := t.TempDir()
-	ca, other := newCA(t, "pogo test CA"), newCA(t, "another CA")
-	_, certPEM, keyPEM := ca.issue(t, x509.ExtKeyUsageServerAuth)
-	good, _, _ := ca.issue(t, x509.ExtKeyUsageClientAuth)
-	bad, _, _ := other.issue(t, x509.ExtKeyUsageClientAuth)
+	ca, other := testutil.NewCA(t, "pogo test CA"), testutil.NewCA(t, "another CA")
+	server := ca.Issue(t, x509.ExtKeyUsageServerAuth)
+	good := ca.Issue(t, x509.ExtKeyUsageClientAuth).TLS
+	bad := other.Issue(t, x509.ExtKeyUsageClientAuth).TLS
 	certFile, keyFile, caFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
-	writeFile(t, certFile, string(certPEM))
-	writeFile(t, keyFile, string(keyPEM))
-	writeFile(t, caFile, string(ca.pem))
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	writeFile(t, certFile, string(server.CertPEM))
+	writeFile(t, keyFile, string(server.KeyPEM))
+	writeFile(t, caFile, string(ca.CertPEM))
+	roots := ca.Roots
 
 	fetch := func(url string, tc *tls.Config) error {
 		tc.RootCAs = roots

@@ -243,30 +243,25 @@ def set_settings(arg):
     _state["log"] = _Log(a.get("loglevel", "info"))
 
 
-def _server(d):
-    s = _state["server"]
-    if s is None:
-        s = _state["server"] = _Server(d)
+def _kept(store, key, cls, d):
+    """The object kept in store[key], made as cls(d) the first time and
+    updated with d after: a hook sees the object an earlier one saw."""
+    obj = store.get(key)
+    if obj is None:
+        obj = store[key] = cls(d)
     else:
-        s.update(d)
-    return s
+        obj.update(d)
+    return obj
+
+
+def _server(d):
+    return _kept(_state, "server", _Server, d)
 
 
 def _worker(d, this_process):
     if this_process:
-        w = _state["worker"]
-        if w is None:
-            w = _state["worker"] = _Worker(d)
-        else:
-            w.update(d)
-        return w
-    age = d.get("age", 0)
-    w = _workers.get(age)
-    if w is None:
-        w = _workers[age] = _Worker(d)
-    else:
-        w.update(d)
-    return w
+        return _kept(_state, "worker", _Worker, d)
+    return _kept(_workers, d.get("age", 0), _Worker, d)
 
 
 _SERVER_ONLY = {"on_starting", "on_reload", "when_ready", "on_exit", "pre_exec"}

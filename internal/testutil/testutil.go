@@ -47,22 +47,62 @@ type Cert struct {
 // SelfSigned makes a Cert.
 func SelfSigned(t testing.TB) Cert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
+	c, _ := newCert(t, &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "pogo test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
+	}, nil, nil)
+	return c
+}
+
+// CA is a certificate authority for tests of certificates it signs
+// (mutual TLS). Its Cert.Roots trusts what it issues.
+type CA struct {
+	Cert
+	key *ecdsa.PrivateKey
+}
+
+// NewCA makes a CA named name, valid for an hour.
+func NewCA(t testing.TB, name string) *CA {
+	t.Helper()
+	c, key := newCert(t, &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+	}, nil, nil)
+	return &CA{c, key}
+}
+
+// Issue makes a certificate for 127.0.0.1 signed by ca, for usage
+// (server or client authentication).
+func (ca *CA) Issue(t testing.TB, usage x509.ExtKeyUsage) Cert {
+	t.Helper()
+	c, _ := newCert(t, &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "pogo test"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}, ca.TLS.Leaf, ca.key)
+	c.Roots = ca.Roots
+	return c
+}
+
+// newCert makes tmpl, valid for an hour, with a new P-256 key, signed by
+// parent's key (self-signed if parent is nil), and returns it with that
+// key.
+func newCert(t testing.TB, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (Cert, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +121,7 @@ func SelfSigned(t testing.TB) Cert {
 		Roots:   roots,
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
+	}, key
 }
 
 // WriteFile writes data to path, making the directories it needs.
