@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -338,6 +339,7 @@ static void *thread_main(void *arg)
 	pogo_thread *t = pogo_thread_new(0);
 	worker w = {.job = NULL, .next = NULL, .tid = (pid_t)syscall(SYS_gettid)};
 	self = &w;
+	prctl(PR_SET_NAME, "pogo-python"); /* so top -H and ps -L tell them from Go's */
 
 	pthread_mutex_lock(&p->mu);
 	p->starting--;
