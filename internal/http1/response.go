@@ -65,7 +65,7 @@ func (w *ResponseWriter) Abandon(status int, reason string) {
 		h = append(h, "HTTP/1.1 "...)
 		h = append(h, body[:len(body)-1]...)
 		h = append(h, "\r\nDate: "...)
-		h = append(h, date()...)
+		h = append(h, Date()...)
 		h = append(h, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 		h = strconv.AppendInt(h, int64(len(body)), 10)
 		h = append(h, "\r\nConnection: close\r\n\r\n"...)
@@ -130,7 +130,7 @@ func (w *ResponseWriter) WriteHeader(status int, reason string, header []HeaderF
 	h = append(h, ' ')
 	h = append(h, reason...)
 	h = append(h, "\r\nDate: "...)
-	h = append(h, date()...)
+	h = append(h, Date()...)
 	h = append(h, "\r\n"...)
 	for _, f := range header {
 		h = append(h, f.Name...)
@@ -315,16 +315,25 @@ var lastChunk = []byte("0\r\n\r\n")
 type dateCache struct {
 	unix int64
 	text []byte
+	str  string
 }
 
 var dateNow atomic.Pointer[dateCache]
 
-func date() []byte {
+// Date is the current Date header value, formatted at most once per
+// second; the HTTP/2 server shares it.
+func Date() []byte { return date().text }
+
+func date() *dateCache {
 	now := time.Now()
 	d := dateNow.Load()
 	if d == nil || d.unix != now.Unix() {
 		d = &dateCache{unix: now.Unix(), text: now.UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
+		d.str = string(d.text)
 		dateNow.Store(d)
 	}
-	return d.text
+	return d
 }
+
+// DateString is Date as a string.
+func DateString() string { return date().str }

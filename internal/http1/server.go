@@ -72,7 +72,7 @@ type Server struct {
 	// negotiated "h2" with ALPN, and cleartext ones that open with the
 	// HTTP/2 preface (h2c with prior knowledge). It serves the connection
 	// until it ends; the conn it gets replays any bytes already read.
-	H2 func(net.Conn)
+	H2 func(net.Conn, *ConnInfo)
 	// Trusted, if set, is asked once per connection whether its remote
 	// host is a trusted proxy; the answer is ConnInfo.Trusted.
 	Trusted func(host string) bool
@@ -374,7 +374,7 @@ func (c *conn) handOff() bool {
 			return true // nothing to serve
 		}
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {
-			c.s.H2(tc)
+			c.s.H2(tc, &c.info)
 			return true
 		}
 		return false
@@ -395,7 +395,7 @@ func (c *conn) handOff() bool {
 			return false
 		}
 		if len(b) == len(h2Preface) {
-			c.s.H2(&replayConn{Conn: c.rwc, r: c.br})
+			c.s.H2(&replayConn{Conn: c.rwc, r: c.br}, &c.info)
 			return true
 		}
 	}

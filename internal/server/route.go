@@ -3,7 +3,6 @@ package server
 import (
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/pogoserver/pogo/internal/http1"
 	"github.com/pogoserver/pogo/internal/static"
@@ -64,30 +63,4 @@ func (x *exchange) sendStatic(r *static.Response) {
 	if err != nil {
 		x.w.Abort()
 	}
-}
-
-// sendStatic writes a Go-made response on HTTP/2.
-func (x *h2Exchange) sendStatic(r *static.Response) {
-	if r.File != nil {
-		defer r.File.Close()
-	}
-	hdr := x.w.Header()
-	for _, h := range r.Header {
-		hdr.Add(h.Name, h.Value)
-	}
-	if r.Status != http.StatusNotModified {
-		hdr.Set("Content-Length", strconv.FormatInt(r.Length, 10))
-	}
-	x.status = r.Status
-	x.w.WriteHeader(r.Status)
-	if x.req.Method == "HEAD" {
-		return
-	}
-	if r.File != nil {
-		n, _ := io.Copy(x.w, io.NewSectionReader(r.File, r.Offset, r.Length))
-		x.bytes += n
-		return
-	}
-	n, _ := io.WriteString(x.w, r.Body)
-	x.bytes += int64(n)
 }

@@ -155,7 +155,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ls := s.ls
 	s.mu.Unlock()
 	drain(ctx, ls, drainTime)
-	s.h2.base.Shutdown(ctx) // GOAWAY to HTTP/2 connections; they end with their streams
+	s.h2.srv.Shutdown(ctx) // GOAWAY to HTTP/2 connections; they end with their streams
 	return s.h1.Shutdown(ctx)
 }
 
@@ -204,7 +204,7 @@ func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.R
 		x.failed(err)
 	}
 	if s.opts.Access != nil {
-		s.access(x, r, start)
+		s.logAccess(&x.req, x.w.Status(), x.w.Written(), x.sent, start)
 	}
 }
 
@@ -289,23 +289,25 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Server) access(x *exchange, r *http1.Request, start time.Time) {
-	path, query, _ := strings.Cut(x.req.RequestURI, "?")
+// logAccess writes req's access log entry: status and written are the
+// response's, sent its header fields.
+func (s *Server) logAccess(req *wsgi.Request, status int, written int64, sent []wsgi.Field, start time.Time) {
+	path, query, _ := strings.Cut(req.RequestURI, "?")
 	e := accesslog.Entry{
-		RemoteAddr:     x.req.RemoteAddr,
+		RemoteAddr:     req.RemoteAddr,
 		Start:          start,
 		Duration:       time.Since(start),
-		Method:         x.req.Method,
-		URI:            x.req.RequestURI,
+		Method:         req.Method,
+		URI:            req.RequestURI,
 		Path:           path,
 		Query:          query,
-		Proto:          x.req.Proto,
-		Status:         x.w.Status(),
-		BodyBytes:      x.w.Written(),
-		RequestHeaders: fieldList(x.req.Header),
+		Proto:          req.Proto,
+		Status:         status,
+		BodyBytes:      written,
+		RequestHeaders: fieldList(req.Header),
 	}
-	if x.w.Status() != 0 {
-		e.ResponseHeaders = fieldList(x.sent)
+	if status != 0 {
+		e.ResponseHeaders = fieldList(sent)
 	}
 	s.opts.Access.Log(&e)
 }

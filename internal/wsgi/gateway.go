@@ -429,6 +429,15 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	return g.finish(c)
 }
 
+// Waits reports whether req is expected to wait before it is answered:
+// to run on a pool thread (its path is known to wait, or every call runs
+// there now) rather than directly on the calling goroutine. A transport
+// that multiplexes requests on one goroutine (HTTP/2) lets the others go
+// on first.
+func (g *Gateway) Waits(req *Request) bool {
+	return g.direct == nil || g.shared.Load() || !g.routes.direct(slot(req.App, req.RequestURI))
+}
+
 // watch is the watchdog for Options.Timeout.
 func (g *Gateway) watch() {
 	defer g.reports.Done()
