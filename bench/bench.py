@@ -89,7 +89,7 @@ RATIO_TARGET = 2.0  # the mixed and sse rows' aim: p99 under the second load <= 
 class Workload:
     def __init__(
         self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None, h2_streams=0, expect_body=None,
-        kind=PLAIN, side=None, streams=0, stream_path=None,
+        kind=PLAIN, side=None, streams=0, stream_path=None, tls=False,
     ):  # fmt: skip
         self.name, self.app, self.path, self.what = name, app, path, what
         self.method, self.body, self.conns, self.expect_len = method, body, conns, expect_len
@@ -102,6 +102,9 @@ class Workload:
         # h2_streams > 0: HTTP/2 cleartext (h2c, prior knowledge), loaded by
         # h2load with that many concurrent streams per connection.
         self.h2_streams = h2_streams
+        # tls: HTTP/2 over TLS (ALPN h2), every server with the one
+        # certificate bench makes (ECDSA P-256, see tls_files).
+        self.tls = tls
 
     @property
     def h2(self):
@@ -126,7 +129,9 @@ class Workload:
                 self.name, self.streams, self.stream_path, self.method, self.path, self.conns,
             )  # fmt: skip
         if self.h2:
-            return "%s (h2c %s %s, %d conns × %d streams)" % (self.name, self.method, self.path, self.conns, self.h2_streams)
+            return "%s (%s %s %s, %d conns × %d streams)" % (
+                self.name, "h2 TLS" if self.tls else "h2c", self.method, self.path, self.conns, self.h2_streams,
+            )  # fmt: skip
         return "%s (%s %s%s, %d conns)" % (
             self.name,
             self.method,
@@ -166,6 +171,9 @@ WORKLOADS = [
     ),  # fmt: skip
     Workload("h2-hello", "workload", "/", "Hello, World! over h2c", conns=16, h2_streams=8, expect_len=13),
     Workload("h2-b10k", "workload", "/b10k", "10 KiB text/plain over h2c", conns=16, h2_streams=8, expect_len=10 * 1024),
+    Workload(
+        "h2s-hello", "workload", "/", "Hello, World! over TLS, ALPN h2", conns=16, h2_streams=8, expect_len=13, tls=True,
+    ),  # fmt: skip
 ]
 WORKLOAD_BY_NAME = {w.name: w for w in WORKLOADS}
 QUICK_WORKLOADS = ["hello", "flask-json", "io10"]
@@ -227,6 +235,9 @@ class Pogo(Server):
 
     def cmd(self, table, w, port):
         c = [POGO, "-b", "%s:%d" % (HOST, port), "--chdir", APPS, "--venv", VENV]
+        if w.tls:
+            cert, key = tls_files()
+            c += ["--certfile", cert, "--keyfile", key]
         if self.workers(table) > 1:
             c += ["-w", str(self.workers(table))]
         return c + [w.module]
@@ -371,8 +382,8 @@ class Granian(Server):
     def cmd(self, table, w, port):
         return [
             self.exe, "--interface", "wsgi", "--host", HOST, "--port", str(port), "--workers", str(self.workers(table)),
-            "--working-dir", APPS, w.module,
-        ]  # fmt: skip
+            "--working-dir", APPS,
+        ] + (["--ssl-certificate", tls_files()[0], "--ssl-keyfile", tls_files()[1]] if w.tls else []) + [w.module]  # fmt: skip
 
     def settings(self):
         return (
@@ -420,10 +431,12 @@ class Nginx(Server):
                 "daemon off;\nmaster_process %s;\nworker_processes %d;\npid %s.pid;\nerror_log stderr warn;\n"
                 "events { worker_connections 4096; }\n"
                 "http {\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path %s;\n"
-                "  server {\n    listen %s:%d backlog=1024%s;\n%s  }\n}\n"
+                "  server {\n    listen %s:%d backlog=1024%s;\n%s%s  }\n}\n"
                 % (
                     "on" if self.workers(table) > 1 else "off", self.workers(table), conf, BENCH_OUT_TMP, HOST, port,
-                    " http2" if w.h2 else "", locs,
+                    " ssl" if w.tls else " http2" if w.h2 else "",
+                    "    http2 on;\n    ssl_certificate %s;\n    ssl_certificate_key %s;\n" % tls_files() if w.tls else "",
+                    locs,
                 )
             )
         return [self.exe, "-e", "stderr", "-p", BENCH_OUT_TMP, "-c", conf]
@@ -708,11 +721,29 @@ def parse_h2load(text, log_file):
     return r
 
 
-def h2_once(port, path, timeout):
-    """One h2c GET with h2load: (status class counts line, data bytes) or None."""
+def tls_files():
+    """The certificate and key every server gets for the TLS rows, made once
+    per run with openssl: (cert path, key path)."""
+    cert, key = os.path.join(BENCH_OUT_TMP, "cert.pem"), os.path.join(BENCH_OUT_TMP, "key.pem")
+    if not os.path.exists(key):
+        os.makedirs(BENCH_OUT_TMP, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "7",
+             "-subj", "/CN=" + HOST, "-keyout", key, "-out", cert],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return cert, key
+
+
+def scheme(w):
+    return "https" if w.tls else "http"
+
+
+def h2_once(port, w, timeout):
+    """One h2 GET of w's path with h2load: (status class counts line, data bytes) or None."""
     try:
         p = subprocess.run(
-            ["h2load", "-n1", "-c1", "-T", str(int(max(1, timeout))), "http://%s:%d%s" % (HOST, port, path)],
+            ["h2load", "-n1", "-c1", "-T", str(int(max(1, timeout))), "%s://%s:%d%s" % (scheme(w), HOST, port, w.path)],
             capture_output=True, text=True, timeout=timeout + 5,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
@@ -898,7 +929,7 @@ def check(port, w, timeout=10):
     not. "request failed: ..." means no response head came back (the server
     may still be loading the app); anything else is a wrong answer."""
     if w.h2:
-        got = h2_once(port, w.path, timeout)
+        got = h2_once(port, w, timeout)
         if got is None:
             return "request failed: no h2c response"
         ok, n = got
@@ -947,7 +978,7 @@ def check(port, w, timeout=10):
 def probe(port, w, timeout):
     """A GET on a new connection; True when any response head comes back."""
     if w.h2:
-        return h2_once(port, w.path, timeout) is not None
+        return h2_once(port, w, timeout) is not None
     path = w.path
     try:
         c = http.client.HTTPConnection(HOST, port, timeout=timeout)
@@ -1084,7 +1115,7 @@ class Runner:
         if table == PER_CORE:
             scmd = ["taskset", "-c", "0"] + scmd
         script = post_script(self.out, w.body) if w.method == "POST" else None
-        url = "http://%s:%d%s" % (HOST, port, w.path)
+        url = "%s://%s:%d%s" % (scheme(w), HOST, port, w.path)
         h2log = os.path.join(self.out, "h2load-requests.tsv")  # per run; parse_h2load removes it
         wcmd = load_cmd(table, w, url, a.duration, script, h2log)
         warm = load_cmd(table, w, url, a.warmup, script, h2log)
@@ -1423,7 +1454,8 @@ def write_markdown(path, meta, tables, results, servers, workloads, missing, png
         L.append("")
     if any(w.h2 for w in workloads):
         L.append(
-            "HTTP/2 rows (`h2-…`): h2c with prior knowledge on the server's one port, loaded by %s with the "
+            "HTTP/2 rows (`h2-…`): h2c with prior knowledge on the server's one port (`h2s-…`: TLS with ALPN h2, "
+            "every server with the same ECDSA P-256 certificate), loaded by %s with the "
             "connections × concurrent streams the row names; h2load prints no percentiles, so p50/p99 come from its "
             "per-request log (`--log-file`); errors are failed requests plus 4xx/5xx. Servers without HTTP/2 say so."
             % m.get("h2load", "h2load")
