@@ -206,11 +206,10 @@ type conn struct {
 	hb   headerBlock // the block being decoded; the loop's
 
 	// The loop's.
-	preface    bool // the client's first SETTINGS has come
-	emptyData  int
-	refused    int
-	idleSet    bool
-	closeAfter bool // the loop ends once no stream runs (GOAWAY sent)
+	preface   bool // the client's first SETTINGS has come
+	emptyData int
+	refused   int
+	idleSet   bool
 
 	maxID atomic.Uint32 // the highest stream the client opened; the loop's to change
 
