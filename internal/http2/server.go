@@ -144,7 +144,9 @@ func (s *Server) ServeConn(rwc net.Conn, info any) {
 	c.fr = wire.NewFramer(io.Discard, c.br)
 	c.fr.SetMaxReadFrameSize(maxFrameSize)
 	c.hdec = hpack.NewDecoder(4096, c.emit)
-	c.hdec.SetMaxStringLength(int(s.maxHeaderList()))
+	// (No bound on a string's length: a header block's bytes are
+	// bounded in readBlock, and past MaxHeaderListSize the request gets
+	// its 431 with the HPACK state intact.)
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.wcond.L = &c.wmu
 	c.sendWindow = 65535

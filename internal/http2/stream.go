@@ -75,6 +75,7 @@ func (st *stream) fill(hb *headerBlock, end bool) wire.ErrCode {
 	r := &st.req
 	r.StreamID, r.Conn = st.id, st.c.info
 	if hb.truncated {
+		st.eof = end
 		return 0 // answered 431
 	}
 	if hb.invalid != nil {
