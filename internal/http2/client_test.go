@@ -328,7 +328,7 @@ func (c *client) goAway() *wire.GoAwayFrame {
 }
 
 // resetOf reads until the RST_STREAM of id and returns its code, skipping
-// other frames; a response on id fails the test.
+// other frames; a response on id that ends fails the test.
 func (c *client) resetOf(id uint32) wire.ErrCode {
 	c.t.Helper()
 	for {
@@ -339,11 +339,25 @@ func (c *client) resetOf(id uint32) wire.ErrCode {
 				return f.ErrCode
 			}
 		case *wire.MetaHeadersFrame:
-			if f.StreamID == id {
+			if f.StreamID == id && f.StreamEnded() {
 				c.t.Fatalf("stream %d answered, not reset: %v", id, f.Fields)
+			}
+		case *wire.DataFrame:
+			if f.StreamID == id && f.StreamEnded() {
+				c.t.Fatalf("stream %d ended, not reset", id)
 			}
 		case *wire.GoAwayFrame:
 			c.t.Fatalf("GOAWAY %v %q, not RST_STREAM on %d", f.ErrCode, f.DebugData(), id)
+		}
+	}
+}
+
+// until reads frames until stop says so of one, and returns it.
+func (c *client) until(stop func(wire.Frame) bool) wire.Frame {
+	c.t.Helper()
+	for {
+		if f := c.read(); stop(f) {
+			return f
 		}
 	}
 }
