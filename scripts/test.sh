@@ -9,8 +9,9 @@
 #  4. the packaging check (scripts/wheels.sh): a wheel per Python, each
 #     installed in a fresh venv and serving the example, and the cli suite
 #     against the installed command;
-#  5. the fuzz targets, 60 s in all;
-#  6. the soak check (200k requests, RSS growth bound).
+#  5. h2spec (RFC 9113/7541 conformance) over TLS and h2c (scripts/h2spec.sh);
+#  6. the fuzz targets, 70 s in all;
+#  7. the soak check (200k requests, RSS growth bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHON=${PYTHON:-python3}
@@ -62,10 +63,14 @@ done
 echo "== packaging"
 ./scripts/wheels.sh
 
+echo "== h2spec"
+./scripts/h2spec.sh --check
+
 echo "== fuzz (time-boxed)"
 for target in FuzzParseHead FuzzChunked; do
-	go test ./internal/http1 -run '^$' -fuzz "^$target\$" -fuzztime 25s
+	go test ./internal/http1 -run '^$' -fuzz "^$target\$" -fuzztime 20s
 done
+go test ./internal/http2 -run '^$' -fuzz '^FuzzFrames$' -fuzztime 20s
 make -s gotest PKGS=./internal/wsgi TESTFLAGS="-run NONE -fuzz FuzzUnquote -fuzztime 10s"
 
 echo "== soak"
