@@ -90,7 +90,36 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // guarded by mu
+	watching bool               // the watcher runs; guarded by mu
+	tick     atomic.Uint32      // the watcher's clock, in watchTicks
 	shutdown atomic.Bool
+}
+
+// An inline handler that runs longer than about two watchTicks without
+// waiting (a slow route that computes) hands its connection's reading to
+// a new goroutine, so that the connection's other streams go on.
+const watchTick = 10 * time.Millisecond
+
+// watch detaches inline handlers that run long, until no connection is
+// left.
+func (s *Server) watch() {
+	t := time.NewTicker(watchTick)
+	defer t.Stop()
+	for range t.C {
+		now := s.tick.Add(1)
+		s.mu.Lock()
+		if len(s.conns) == 0 {
+			s.watching = false
+			s.mu.Unlock()
+			return
+		}
+		for c := range s.conns {
+			if st := c.inlineSt.Load(); st != nil && now-c.inlineAt.Load() >= 2 {
+				st.w.Detach()
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 const (
@@ -162,6 +191,10 @@ func (s *Server) ServeConn(rwc net.Conn, info any) {
 		s.conns = map[*conn]struct{}{}
 	}
 	s.conns[c] = struct{}{}
+	if !s.watching {
+		s.watching = true
+		go s.watch()
+	}
 	s.mu.Unlock()
 	c.refs.Add(1) // the loop's
 	c.done = make(chan struct{})
@@ -216,14 +249,16 @@ type conn struct {
 	maxID atomic.Uint32 // the highest stream the client opened; the loop's to change
 
 	mu       sync.Mutex
-	streams  map[uint32]*stream // open or half-closed; guarded by mu
-	handlers int                // handlers running; guarded by mu
-	away     bool               // GOAWAY sent; guarded by mu
-	lastID   uint32             // the last stream GOAWAY lets run; guarded by mu
-	reset    [32]uint32         // streams we reset lately; guarded by mu
-	resetAt  int                // guarded by mu
-	refs     atomic.Int32       // the loop and the running handlers
-	done     chan struct{}      // closed when refs reaches 0
+	streams  map[uint32]*stream     // open or half-closed; guarded by mu
+	handlers int                    // handlers running; guarded by mu
+	away     bool                   // GOAWAY sent; guarded by mu
+	lastID   uint32                 // the last stream GOAWAY lets run; guarded by mu
+	reset    [32]uint32             // streams we reset lately; guarded by mu
+	resetAt  int                    // guarded by mu
+	refs     atomic.Int32           // the loop and the running handlers
+	inlineSt atomic.Pointer[stream] // the stream running inline, if any
+	inlineAt atomic.Uint32          // the Server's tick when it began
+	done     chan struct{}          // closed when refs reaches 0
 	closed   atomic.Bool
 
 	// The write side, guarded by wmu.
@@ -774,8 +809,13 @@ func (c *conn) dispatch(st *stream, complete bool) (ok, kept bool) {
 	c.refs.Add(1)
 	if complete && c.s.Inline != nil && c.s.Inline(&st.req) {
 		st.mode.Store(inline)
+		c.inlineAt.Store(c.s.tick.Load())
+		c.inlineSt.Store(st)
 		c.run(st)
-		if st.mode.Load() == handedOff {
+		c.inlineSt.Store(nil)
+		// Done inline, unless Detach (from any goroutine) has handed
+		// the loop on: after this no Detach can.
+		if !st.mode.CompareAndSwap(inline, onGoroutine) {
 			return true, false
 		}
 		return true, true

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -523,5 +524,38 @@ func TestResponseHeaders(t *testing.T) {
 	if r.get("x-mixed-case") != "1" || r.get("connection") != "" || r.get("transfer-encoding") != "" ||
 		strings.Join(r.header["set-cookie"], ",") != "a=1,b=2" || r.get("x-big") != big || !r.ended {
 		t.Errorf("headers %v", r.header["set-cookie"])
+	}
+}
+
+// An inline handler that computes for long without waiting hands the
+// connection's reading on: the connection's other streams are answered
+// while it runs.
+func TestLongInlineHandler(t *testing.T) {
+	var stop atomic.Bool
+	h := func(w *ResponseWriter, r *Request) {
+		if r.Path == "/slow" {
+			for !stop.Load() { // computes: never waits, never flushes
+			}
+		}
+		echo(w, r)
+	}
+	addr := serve(t, &Server{Handler: handlerFunc(h), Inline: inlineAll})
+	t.Cleanup(func() { stop.Store(true) }) // (before the server's cleanup waits for it)
+	c := connect(t, addr)
+	slow := c.open(c.get("/slow"), true)
+	fast := c.open(c.get("/fast"), true)
+	r := c.streams(fast)[fast]
+	stop.Store(true)
+	if r.status != "200" {
+		t.Errorf("/fast: %s", r.status)
+	}
+	if r := c.streams(slow)[slow]; r.status != "200" {
+		t.Errorf("/slow: %s", r.status)
+	}
+	// Handlers that end at once stay inline: one goroutine serves them.
+	for range 3 {
+		if r := c.roundTrip(c.get("/"), ""); r.status != "200" {
+			t.Errorf("after: %s", r.status)
+		}
 	}
 }
