@@ -434,8 +434,9 @@ class Nginx(Server):
                 "  server {\n    listen %s:%d backlog=1024%s;\n%s%s  }\n}\n"
                 % (
                     "on" if self.workers(table) > 1 else "off", self.workers(table), conf, BENCH_OUT_TMP, HOST, port,
-                    " ssl" if w.tls else " http2" if w.h2 else "",
-                    "    http2 on;\n    ssl_certificate %s;\n    ssl_certificate_key %s;\n" % tls_files() if w.tls else "",
+                    # (`listen ... ssl http2`, not `http2 on`: Debian's nginx 1.22 predates it)
+                    " ssl http2" if w.tls else " http2" if w.h2 else "",
+                    "    ssl_certificate %s;\n    ssl_certificate_key %s;\n" % tls_files() if w.tls else "",
                     locs,
                 )
             )
@@ -444,8 +445,8 @@ class Nginx(Server):
     def settings(self):
         return (
             "not a WSGI server: `return 200` of the same static bodies from its config (10 KiB: a file), worker_processes = the "
-            "table's process count, keepalive_requests 1000000, access log off, `listen ... http2` (h2c only) for the h2 "
-            "rows; the ceiling issue 4 measures pogo against"
+            "table's process count, keepalive_requests 1000000, access log off, `listen ... http2` for the h2 rows "
+            "(`listen ... ssl http2` for h2s-hello); the ceiling issue 4 measures pogo against"
         )
 
     def missing(self):
