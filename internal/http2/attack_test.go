@@ -233,10 +233,7 @@ func TestZeroWindow(t *testing.T) {
 		w.WriteHeader(200, nil, size)
 		w.Write([]byte(strings.Repeat("z", size)))
 	}
-	for _, mode := range []struct {
-		name   string
-		inline func(*Request) bool
-	}{{"inline", inlineAll}, {"goroutine", nil}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			// The window opened late: the body arrives whole.
 			addr := serve(t, &Server{Handler: handlerFunc(h), Inline: mode.inline})

@@ -172,10 +172,7 @@ func TestDifferential(t *testing.T) {
 		return resp.StatusCode, resp.Header, body
 	}
 
-	for _, mode := range []struct {
-		name   string
-		inline func(*Request) bool
-	}{{"inline", inlineAll}, {"goroutine", nil}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			addr := serve(t, &Server{Handler: handlerFunc(ours), Inline: mode.inline})
 			for _, dc := range diffCases() {

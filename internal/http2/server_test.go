@@ -17,12 +17,16 @@ import (
 
 func inlineAll(*Request) bool { return true }
 
-// Both ways a handler runs: on the connection's goroutine and on its own.
+// modes are both ways a handler runs: on the connection's goroutine and
+// on its own.
+var modes = []struct {
+	name   string
+	inline func(*Request) bool
+}{{"inline", inlineAll}, {"goroutine", nil}}
+
+// eachMode runs test against a server in each mode.
 func eachMode(t *testing.T, h handlerFunc, test func(t *testing.T, addr string)) {
-	for _, mode := range []struct {
-		name   string
-		inline func(*Request) bool
-	}{{"inline", inlineAll}, {"goroutine", nil}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			test(t, serve(t, &Server{Handler: h, Inline: mode.inline}))
 		})
