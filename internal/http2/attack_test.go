@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,45 @@ func healthy(t *testing.T, addr string) {
 		t.Errorf("another connection: %s", r.status)
 	}
 }
+
+// heapPeak samples the heap while an attack runs; the func it returns
+// stops sampling and fails t if the heap grew by more than limit over
+// where it began: the server keeps a bounded part of what it is sent.
+func heapPeak(t *testing.T, limit uint64) func() {
+	t.Helper()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		t.Helper()
+		close(stop)
+		<-done
+		if peak-base > limit {
+			t.Errorf("the heap grew by %d MiB during the attack, want at most %d", (peak-base)>>20, limit>>20)
+		}
+	}
+}
+
+// attackHeap bounds the heap growth of one attack: far above what a
+// bounded server keeps (a few MiB), far below what the attacks send.
+const attackHeap = 64 << 20
 
 // blocking is a handler that holds /block requests until release is
 // closed, counting them, and echoes the others.
@@ -89,6 +129,7 @@ func TestRapidReset(t *testing.T) {
 	addr := serve(t, &Server{Handler: b, MaxConcurrentStreams: max})
 	c := connect(t, addr)
 	block := c.get("/block")
+	defer heapPeak(t, attackHeap)()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -122,6 +163,7 @@ func TestContinuationFlood(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := connect(t, addr)
+			defer heapPeak(t, attackHeap)()
 			go func() {
 				fr := c.framer()
 				fr.WriteHeaders(wire.HeadersFrameParam{StreamID: 1, BlockFragment: c.get("/")[:3]})
@@ -160,6 +202,7 @@ func TestHPACKBomb(t *testing.T) {
 		c.enc.WriteField(bomb)
 	}
 	block := append([]byte(nil), c.hbuf.Bytes()...)
+	defer heapPeak(t, attackHeap)() // (8 MB decoded)
 	if len(block) > 16384 {
 		t.Fatalf("the bomb is %d bytes: not one frame", len(block))
 	}
@@ -206,6 +249,7 @@ func TestControlFloods(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := connect(t, addr)
+			defer heapPeak(t, attackHeap)()
 			var chunk bytes.Buffer // 1000 frames to a write
 			fr := wire.NewFramer(&chunk, nil)
 			for range 1000 {
