@@ -3,15 +3,10 @@
 // pogo's h2spec results with.
 package main
 
-//lint:file-ignore SA1019 the reference is net/http's HTTP/2 as x/net/http2 serves it (h2c included).
-
 import (
 	"flag"
 	"log"
 	"net/http"
-
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
 )
 
 func main() {
@@ -25,7 +20,11 @@ func main() {
 		w.Write([]byte("Hello, World!\n"))
 	})
 	go func() {
-		log.Fatal(http.ListenAndServe(*plainAddr, h2c.NewHandler(hello, &http2.Server{})))
+		// net/http's own h2c (prior knowledge), beside HTTP/1.1.
+		plain := &http.Server{Addr: *plainAddr, Handler: hello, Protocols: new(http.Protocols)}
+		plain.Protocols.SetHTTP1(true)
+		plain.Protocols.SetUnencryptedHTTP2(true)
+		log.Fatal(plain.ListenAndServe())
 	}()
 	log.Fatal(http.ListenAndServeTLS(*tlsAddr, *cert, *key, hello))
 }
