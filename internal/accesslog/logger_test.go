@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pogoserver/pogo/internal/testutil"
 )
 
 // TestMain fails the run if a test leaves a Logger's writer goroutine behind.
@@ -36,24 +38,9 @@ func checkNoLeakedWriters() error {
 	return fmt.Errorf("accesslog: Logger writer goroutines leaked:\n%s", stacks)
 }
 
-// syncBuffer is a bytes.Buffer that the test may read while the writer
-// goroutine writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a buffer the test may read while the writer goroutine
+// writes.
+type syncBuffer = testutil.SyncBuffer
 
 func TestLoggerWritesLines(t *testing.T) {
 	var out syncBuffer

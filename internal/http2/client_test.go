@@ -12,6 +12,8 @@ import (
 
 	wire "golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/pogoserver/pogo/internal/testutil"
 )
 
 // The tests speak HTTP/2 to a real Server on 127.0.0.1 through x/net's
@@ -74,7 +76,7 @@ type client struct {
 	fr   *wire.Framer
 	enc  *hpack.Encoder
 	hbuf bytes.Buffer
-	w    *lockedWriter
+	w    *testutil.LockedWriter
 	// onWindow, if set, is told of the WINDOW_UPDATE frames streams reads.
 	onWindow func(*wire.WindowUpdateFrame)
 	next     uint32 // the next stream ID
@@ -97,7 +99,7 @@ func dialWith(t testing.TB, addr string, settings []wire.Setting) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	c := &client{t: t, conn: conn, next: 1, w: &lockedWriter{w: conn}}
+	c := &client{t: t, conn: conn, next: 1, w: &testutil.LockedWriter{W: conn}}
 	c.fr = c.framer()
 	// Header blocks come decoded, CONTINUATION frames joined, as
 	// MetaHeadersFrame.
@@ -124,18 +126,6 @@ func (c *client) framer() *wire.Framer {
 	fr := wire.NewFramer(c.w, c.conn)
 	fr.AllowIllegalWrites = true
 	return fr
-}
-
-// lockedWriter lets Framers on several goroutines write whole frames.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // handshake reads the server's SETTINGS (and the frames up to it) and

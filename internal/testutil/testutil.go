@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -19,22 +20,41 @@ import (
 	"time"
 )
 
+// locker runs functions one at a time.
+type locker struct{ mu sync.Mutex }
+
+func (l *locker) do(f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f()
+}
+
+// LockedWriter makes W safe for writers on several goroutines: each
+// Write reaches W whole, one at a time.
+type LockedWriter struct {
+	locker
+	W io.Writer
+}
+
+func (l *LockedWriter) Write(p []byte) (n int, err error) {
+	l.do(func() { n, err = l.W.Write(p) })
+	return n, err
+}
+
 // SyncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
 type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	locker
+	b bytes.Buffer
 }
 
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (s *SyncBuffer) Write(p []byte) (n int, err error) {
+	s.do(func() { n, err = s.b.Write(p) })
+	return n, err
 }
 
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (s *SyncBuffer) String() (out string) {
+	s.do(func() { out = s.b.String() })
+	return out
 }
 
 // Cert is a self-signed certificate for 127.0.0.1, valid for an hour.
