@@ -410,6 +410,15 @@ type replayConn struct {
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// CloseWrite half-closes the connection, as *net.TCPConn does, so that
+// the HTTP/2 server can end it without resetting it.
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 func (c *conn) serve() {
 	if c.handOff() {
 		return

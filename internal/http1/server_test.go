@@ -717,3 +717,35 @@ func TestShutdownLastCall(t *testing.T) {
 
 // dialFor connects to addr for the test (see testutil.Dial).
 func dialFor(t *testing.T, addr string) net.Conn { return testutil.Dial(t, addr, 5*time.Second) }
+
+// TestH2HandOffCloseWrite: the conn an h2c connection is handed off as
+// can be half-closed, as the HTTP/2 server does to end a connection
+// without resetting it: the client reads EOF while the server still
+// reads what the client sends after.
+func TestH2HandOffCloseWrite(t *testing.T) {
+	got := make(chan string, 1)
+	addr := serve(t, &Server{H2: func(c net.Conn, _ *ConnInfo) {
+		defer c.Close()
+		cw, ok := c.(interface{ CloseWrite() error })
+		if !ok {
+			got <- "no CloseWrite"
+			return
+		}
+		if err := cw.CloseWrite(); err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(c)
+		got <- string(b)
+	}})
+	c := dialFor(t, addr)
+	io.WriteString(c, h2Preface)
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read %d, %v; want EOF", n, err)
+	}
+	io.WriteString(c, "after")
+	c.(*net.TCPConn).CloseWrite()
+	if s := <-got; s != h2Preface+"after" {
+		t.Errorf("the server read %q", s)
+	}
+}

@@ -391,7 +391,7 @@ func (c *conn) setIdle() bool {
 	away := c.away
 	c.mu.Unlock()
 	if away && idle {
-		c.finish()
+		c.closeGently()
 		return false
 	}
 	switch {
@@ -649,6 +649,10 @@ func (c *conn) headers(f *wire.HeadersFrame) (ok, kept bool) {
 		// Trailers (RFC 9113 8.1): they end the body; WSGI has no place
 		// for them, so they are checked and dropped.
 		switch {
+		case st.remoteDone() && st.w.hasEnded():
+			// Both sides have ended it: the stream is closed, even if
+			// its handler has not yet been seen off (RFC 9113 5.1).
+			return c.fail(wire.ErrCodeStreamClosed, "HEADERS on a closed stream"), true
 		case st.remoteDone():
 			c.resetStream(id, wire.ErrCodeStreamClosed)
 		case !end || hb.pseudo || hb.invalid != nil:
@@ -898,12 +902,19 @@ func (c *conn) end(code wire.ErrCode, debug string) {
 	c.mu.Unlock()
 	c.wmu.Lock()
 	c.wbuf = appendGoAway(c.wbuf, last, code, debug)
-	c.flushLocked()
 	c.wmu.Unlock()
-	// Closing with unread input would reset the connection and lose the
-	// GOAWAY: half-close, then read what is left for a moment.
-	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
+	c.closeGently()
+}
+
+// closeGently closes the connection once what was queued has been
+// written and the peer has had a chance to read it; the loop's.
+func (c *conn) closeGently() {
+	c.wmu.Lock()
+	c.drainLocked() // a handler may still be writing
+	c.wmu.Unlock()
+	// Closing with unread input would reset the connection and lose what
+	// was written last: half-close, then read what is left for a moment.
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 		c.rwc.SetReadDeadline(time.Now().Add(time.Second))
 		io.Copy(io.Discard, io.LimitReader(c.rwc, 1<<20))
 	}
@@ -971,6 +982,15 @@ func (c *conn) flushLocked() error {
 		}
 	}
 	return c.werr
+}
+
+// drainLocked writes what is buffered, and waits out a write another
+// goroutine has under way, so that what was queued reaches the client
+// before the connection closes; wmu held.
+func (c *conn) drainLocked() {
+	for c.flushLocked() == nil && c.flushing {
+		c.wcond.Wait()
+	}
 }
 
 // roomLocked waits, for a writer that is not the loop, while the buffer

@@ -606,6 +606,14 @@ func (w *ResponseWriter) Reset() {
 	st.cancel(errStreamReset)
 }
 
+// hasEnded reports whether the response's END_STREAM or RST_STREAM has
+// been queued.
+func (w *ResponseWriter) hasEnded() bool {
+	w.st.c.wmu.Lock()
+	defer w.st.c.wmu.Unlock()
+	return w.ended
+}
+
 // finish ends the response when the handler returns: END_STREAM, or a
 // 500 if nothing was sent, or RST_STREAM if the body fell short of its
 // content-length.
