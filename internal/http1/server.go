@@ -31,6 +31,9 @@ type ConnInfo struct {
 	// as strings, made once per connection ("" for unix sockets).
 	RemoteHost, RemotePort, LocalHost, LocalPort string
 	TLS                                          bool
+	// TLSState is the TLS connection's state once its handshake is done
+	// (before its first request); nil for a connection in the clear.
+	TLSState *tls.ConnectionState
 	// Trusted is what Server.Trusted said of RemoteHost, asked once per
 	// connection.
 	Trusted bool
@@ -362,21 +365,17 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // handOff reports whether the connection speaks HTTP/2 and, if so, hands
 // it to the H2 server.
 func (c *conn) handOff() bool {
-	if c.s.H2 == nil {
-		return false
-	}
 	if tc, ok := c.rwc.(*tls.Conn); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), orDur(c.s.HeaderTimeout, 10*time.Second))
-		err := tc.HandshakeContext(ctx)
-		cancel()
-		if err != nil {
-			c.s.log().Debug("TLS handshake failed", "remote", c.info.RemoteHost, "err", err)
+		if !c.handshake(tc) {
 			return true // nothing to serve
 		}
-		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		if c.s.H2 != nil && c.info.TLSState.NegotiatedProtocol == "h2" {
 			c.s.H2(tc, &c.info)
 			return true
 		}
+		return false
+	}
+	if c.s.H2 == nil {
 		return false
 	}
 	// Wait for more bytes only while what arrived is a prefix of the
@@ -399,6 +398,53 @@ func (c *conn) handOff() bool {
 			return true
 		}
 	}
+}
+
+// handshake completes the TLS handshake, within the header timeout, and
+// records it in c.info. A client that sent plain HTTP is answered 400 in
+// plain HTTP, as nginx and net/http do, rather than left to guess.
+func (c *conn) handshake(tc *tls.Conn) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), orDur(c.s.HeaderTimeout, 10*time.Second))
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader[:]) {
+			c.s.log().Debug("plain HTTP on a TLS port", "remote", c.info.RemoteHost)
+			plainBadRequest(re.Conn)
+			return false
+		}
+		c.s.log().Debug("TLS handshake failed", "remote", c.info.RemoteHost, "err", err)
+		return false
+	}
+	st := tc.ConnectionState()
+	c.info.TLSState = &st
+	return true
+}
+
+// looksLikeHTTP reports whether the first five bytes a client sent to a
+// TLS port begin an HTTP/1.x request.
+func looksLikeHTTP(b []byte) bool {
+	for _, m := range []string{"GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH"} {
+		if string(b) == m {
+			return true
+		}
+	}
+	return false
+}
+
+// plainBadRequest answers a plain HTTP request on a TLS port. It
+// half-closes, then reads what is left of the request for a moment:
+// closing with it unread would reset the connection and lose the answer.
+func plainBadRequest(rwc net.Conn) {
+	const msg = "Client sent an HTTP request to an HTTPS server.\n"
+	rwc.SetDeadline(time.Now().Add(time.Second))
+	io.WriteString(rwc, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "+
+		strconv.Itoa(len(msg))+"\r\nConnection: close\r\n\r\n"+msg)
+	if cw, ok := rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		io.Copy(io.Discard, io.LimitReader(rwc, 64<<10))
+	}
+	rwc.Close()
 }
 
 // replayConn is a connection whose reads come through the bufio.Reader

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -527,6 +528,11 @@ func TestRejected(t *testing.T) {
 	}
 }
 
+// connHandler is a Handler that sees the connection, not the request.
+type connHandler func(w *ResponseWriter, ci *ConnInfo)
+
+func (f connHandler) ServeHTTP1(w *ResponseWriter, _ *Request, _ io.Reader, ci *ConnInfo) { f(w, ci) }
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(w *ResponseWriter, req *Request, body io.Reader)
 
@@ -747,5 +753,46 @@ func TestH2HandOffCloseWrite(t *testing.T) {
 	c.(*net.TCPConn).CloseWrite()
 	if s := <-got; s != h2Preface+"after" {
 		t.Errorf("the server read %q", s)
+	}
+}
+
+// TestTLSPort: a TLS connection's state reaches the handler; plain HTTP
+// sent to the TLS port gets a 400 in plain HTTP, and the connection is
+// closed.
+func TestTLSPort(t *testing.T) {
+	cert := testutil.SelfSigned(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := make(chan uint16, 1)
+	h := connHandler(func(w *ResponseWriter, ci *ConnInfo) {
+		if ci.TLSState != nil {
+			versions <- ci.TLSState.Version
+		}
+		close(versions)
+		w.WriteHeader(200, "OK", nil, 0, false)
+	})
+	serveOn(t, &Server{Handler: h}, tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert.TLS}}))
+	addr := l.Addr().String()
+
+	c := dialFor(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("plain HTTP to the TLS port: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "HTTPS") {
+		t.Errorf("plain HTTP to the TLS port: %d %q", resp.StatusCode, b)
+	}
+
+	tc := tls.Client(dialFor(t, addr), &tls.Config{RootCAs: cert.Roots, ServerName: "127.0.0.1"})
+	io.WriteString(tc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(tc), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("over TLS: %v %v", resp, err)
+	}
+	if v, ok := <-versions; !ok || v != tc.ConnectionState().Version {
+		t.Errorf("the handler saw TLS version %x (%v), the client %x", v, ok, tc.ConnectionState().Version)
 	}
 }
