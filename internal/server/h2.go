@@ -55,6 +55,7 @@ type h2Exchange struct {
 	req    wsgi.Request
 	w      *http2.ResponseWriter
 	fields []wsgi.Field
+	env    []wsgi.Field // the TLS variables of the environ
 	out    []hpack.HeaderField
 	limit  limitedBody
 	path   []byte       // the decoded path, for routing
@@ -76,7 +77,7 @@ func (h *h2) ServeHTTP2(w *http2.ResponseWriter, r *http2.Request) {
 	}
 	x := h2Exchanges.Get().(*h2Exchange)
 	defer func() {
-		*x = h2Exchange{fields: x.fields[:0], out: x.out[:0], sent: x.sent[:0], path: x.path[:0]}
+		*x = h2Exchange{fields: x.fields[:0], env: x.env[:0], out: x.out[:0], sent: x.sent[:0], path: x.path[:0]}
 		h2Exchanges.Put(x)
 	}()
 	x.w = w
@@ -161,9 +162,7 @@ func (h *h2) fill(x *h2Exchange, r *http2.Request) {
 	}
 	req.Expect100 = r.Expect100
 	ci := r.Conn.(*http1.ConnInfo)
-	req.RemoteAddr, req.RemotePort = ci.RemoteHost, ci.RemotePort
-	req.LocalAddr, req.LocalPort = ci.LocalHost, ci.LocalPort
-	req.TLS = ci.TLS
+	x.env = fromConn(req, ci, x.env)
 	if ci.Trusted {
 		x.fields = h.s.opts.Trusted.forwarded(req, x.fields)
 		req.Header = x.fields

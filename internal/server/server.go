@@ -167,6 +167,7 @@ type exchange struct {
 	req    wsgi.Request
 	w      *http1.ResponseWriter
 	fields []wsgi.Field
+	env    []wsgi.Field // the TLS variables of the environ
 	out    []http1.HeaderField
 	limit  limitedBody
 
@@ -191,7 +192,7 @@ func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.R
 	}
 	x := exchanges.Get().(*exchange)
 	defer func() {
-		*x = exchange{fields: x.fields[:0], out: x.out[:0], sent: x.sent[:0], path: x.path[:0]}
+		*x = exchange{fields: x.fields[:0], env: x.env[:0], out: x.out[:0], sent: x.sent[:0], path: x.path[:0]}
 		exchanges.Put(x)
 	}()
 	x.w = w
@@ -256,9 +257,7 @@ func (s *Server) fill(x *exchange, r *http1.Request, body io.Reader, ci *http1.C
 		}
 	}
 	req.Expect100 = r.Expect100
-	req.RemoteAddr, req.RemotePort = ci.RemoteHost, ci.RemotePort
-	req.LocalAddr, req.LocalPort = ci.LocalHost, ci.LocalPort
-	req.TLS = ci.TLS
+	x.env = fromConn(req, ci, x.env)
 	if ci.Trusted {
 		x.fields = s.opts.Trusted.forwarded(req, x.fields)
 		req.Header = x.fields

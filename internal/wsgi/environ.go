@@ -170,6 +170,9 @@ func buildEnviron(b envBuf, scratch []byte, req *Request, contentLength int64, s
 		}
 		b = b.addValues(n, vs, sep)
 	}
+	for _, f := range req.Env {
+		b = b.addName(unsafe.Slice(unsafe.StringData(f.Name), len(f.Name)), f.Value)
+	}
 	return b, scratch
 }
 

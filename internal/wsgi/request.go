@@ -36,6 +36,9 @@ type Request struct {
 	LocalAddr, LocalPort string
 	// TLS is set for requests that arrived over TLS.
 	TLS bool
+	// Env holds more environ variables, by their names (HTTPS and
+	// mod_ssl's SSL_* for a TLS connection); they go after the headers.
+	Env []Field
 	// App is the index of the app to run among the gateway's.
 	App int
 	// ScriptName is the SCRIPT_NAME the app is mounted at ("" for the root).
