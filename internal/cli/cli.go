@@ -36,6 +36,10 @@ import (
 // version is set at link time by the Makefile.
 var version = "dev"
 
+// certWatchInterval is how often a serving process looks whether its
+// certificate files changed.
+const certWatchInterval = time.Second
+
 // Exit codes.
 const (
 	exitOK      = 0
@@ -223,7 +227,7 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 // 2), so with a certificate each process gets its share of the CPUs.
 // GOMAXPROCS in the environment (or --env) overrides either.
 func goProcs(cfg *config.Config, cpus int) int {
-	if cfg.CertFile == "" {
+	if len(cfg.CertFiles) == 0 {
 		return 1
 	}
 	return max(1, cpus/max(1, cfg.Workers))
@@ -254,9 +258,15 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	if _, err := cpython.ProgramFor(cfg.Venv); err != nil {
 		return exitError, err
 	}
-	tlsConfig, err := loadTLS(cfg)
+	tlsConfig, certStore, err := loadTLS(cfg)
 	if err != nil {
 		return exitError, err
+	}
+	if certStore != nil {
+		certStore.Log = log
+		wctx, stopWatch := context.WithCancel(context.Background())
+		defer stopWatch()
+		go certStore.Watch(wctx, certWatchInterval)
 	}
 
 	table, err := routes(cfg)
@@ -462,6 +472,10 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 					}
 				}
 				log.Info("Reopened the log files")
+				continue
+			}
+			if sig == syscall.SIGHUP && worker == nil && certStore != nil {
+				certStore.Report(certStore.Reload(), "SIGHUP")
 				continue
 			}
 			stop, now := stops(sig, worker != nil)
@@ -682,7 +696,7 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 	if _, err := cpython.ProgramFor(cfg.Venv); err != nil {
 		return exitError, err
 	}
-	if _, err := loadTLS(cfg); err != nil {
+	if _, _, err := loadTLS(cfg); err != nil {
 		return exitError, err
 	}
 	cred, err := credential(cfg)
@@ -729,8 +743,8 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 		defer remove()
 	}
 	log.Info(fmt.Sprintf("pogo %s master, listening on %s, %d workers, pid %d",
-		version, strings.Join(urls(slots.Addrs(), cfg.CertFile != ""), " "), workers, os.Getpid()))
-	h.set("address", urls(slots.Addrs(), cfg.CertFile != ""))
+		version, strings.Join(urls(slots.Addrs(), len(cfg.CertFiles) > 0), " "), workers, os.Getpid()))
+	h.set("address", urls(slots.Addrs(), len(cfg.CertFiles) > 0))
 	if err := h.call("when_ready", nil, false); err != nil {
 		return exitError, err
 	}

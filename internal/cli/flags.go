@@ -166,10 +166,18 @@ var flags = []flag{
 		strFlag(func(c *config.Config) *string { return &c.ErrorLogFile })},
 	{[]string{"--log-level"}, "LEVEL", "debug, info, warning, error or critical (default info)",
 		strFlag(func(c *config.Config) *string { return &c.LogLevel })},
-	{[]string{"--certfile"}, "FILE", "TLS certificate (PEM); serves HTTPS with --keyfile",
-		strFlag(func(c *config.Config) *string { return &c.CertFile })},
-	{[]string{"--keyfile"}, "FILE", "TLS private key (PEM)",
-		strFlag(func(c *config.Config) *string { return &c.KeyFile })},
+	{[]string{"--certfile"}, "FILE", "TLS certificate (PEM); serves HTTPS with --keyfile (repeatable, in pairs: chosen by SNI, the first by default; reloaded when the files change)",
+		func(c *config.Config, v string) error { c.CertFiles = append(c.CertFiles, v); return nil }},
+	{[]string{"--keyfile"}, "FILE", "TLS private key (PEM) of the --certfile before it",
+		func(c *config.Config, v string) error { c.KeyFiles = append(c.KeyFiles, v); return nil }},
+	{[]string{"--ssl-min-version"}, "VERSION", "lowest TLS version offered: 1.2 (default) or 1.3",
+		func(c *config.Config, v string) error {
+			if n := strings.NewReplacer("TLSv", "", "_", ".").Replace(v); n == "1.2" || n == "1.3" {
+				c.SSLMinVersion = n
+				return nil
+			}
+			return fmt.Errorf("%q is not a TLS version pogo offers: 1.2 or 1.3", v)
+		}},
 	{[]string{"--keep-alive"}, "SECONDS", "idle keep-alive timeout, 0 disables keep-alive (default 2)",
 		secondsFlag(func(c *config.Config) *time.Duration { return &c.KeepAlive })},
 	{[]string{"--header-timeout"}, "SECONDS", "time allowed to send the request line and headers (default 10)",

@@ -404,7 +404,7 @@ var gunicornHooks = []string{
 // repeatable flags add each value given (a config file's list gives one
 // per element); of the others the last value given counts, and a config
 // file's list is joined by commas.
-var repeatable = map[string]bool{"-b": true, "-e": true, "--reload-extra-file": true, "--paste-global": true, "--dirty-app": true,
+var repeatable = map[string]bool{"-b": true, "--certfile": true, "--keyfile": true, "-e": true, "--reload-extra-file": true, "--paste-global": true, "--dirty-app": true,
 	"--mount": true, "--vhost": true, "--static": true, "--pythonpath": true, "hook": true}
 
 // settingOpts turns the value of a config file's setting (JSON) into the

@@ -106,7 +106,7 @@ func hookSettings(cfg *config.Config) map[string]any {
 		"backlog":                  cfg.Backlog,
 		"bind":                     cfg.Binds,
 		"capture_output":           cfg.CaptureOutput,
-		"certfile":                 nilIfEmpty(cfg.CertFile),
+		"certfile":                 nilIfEmpty(first(cfg.CertFiles)),
 		"chdir":                    cfg.Chdir,
 		"config":                   cfg.ConfigFile,
 		"daemon":                   false,
@@ -114,7 +114,7 @@ func hookSettings(cfg *config.Config) map[string]any {
 		"forwarded_allow_ips":      strings.Split(cfg.ForwardedAllowIPs, ","),
 		"graceful_timeout":         int(cfg.GracefulTimeout.Seconds()),
 		"keepalive":                int(cfg.KeepAlive.Seconds()),
-		"keyfile":                  nilIfEmpty(cfg.KeyFile),
+		"keyfile":                  nilIfEmpty(first(cfg.KeyFiles)),
 		"limit_request_field_size": cfg.LimitRequestFieldSize,
 		"limit_request_fields":     cfg.LimitRequestFields,
 		"limit_request_line":       cfg.LimitRequestLine,
@@ -145,6 +145,13 @@ func orString(s, d string) string {
 		return d
 	}
 	return s
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }
 
 func nilIfEmpty(s string) any {

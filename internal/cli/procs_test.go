@@ -20,7 +20,7 @@ func TestGoProcs(t *testing.T) {
 	} {
 		cfg := &config.Config{Workers: c.workers}
 		if c.tls {
-			cfg.CertFile, cfg.KeyFile = "c.pem", "k.pem"
+			cfg.CertFiles, cfg.KeyFiles = []string{"c.pem"}, []string{"k.pem"}
 		}
 		if got := goProcs(cfg, c.cpus); got != c.want {
 			t.Errorf("tls=%v workers=%d cpus=%d: %d, want %d", c.tls, c.workers, c.cpus, got, c.want)

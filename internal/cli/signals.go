@@ -9,8 +9,9 @@ import (
 )
 
 // handledSignals are the signals pogo acts on: TERM stops it gracefully,
-// INT and QUIT at once; HUP replaces a master's workers and stops a
-// process that has none; USR1 reopens the log files; TTIN and TTOU add
+// INT and QUIT at once; HUP replaces a master's workers, and in a process
+// that has none reloads the TLS certificates, or stops it without TLS;
+// USR1 reopens the log files; TTIN and TTOU add
 // and remove a master's workers.
 var handledSignals = []os.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,

@@ -8,31 +8,36 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pogoserver/pogo/internal/certs"
 	"github.com/pogoserver/pogo/internal/config"
 )
 
-// loadTLS builds the TLS configuration of cfg, or nil without a
-// certificate.
-func loadTLS(cfg *config.Config) (*tls.Config, error) {
-	if cfg.CertFile == "" {
+// loadTLS builds the TLS configuration of cfg, with the store of its
+// certificates, or nil without a certificate.
+func loadTLS(cfg *config.Config) (*tls.Config, *certs.Store, error) {
+	if len(cfg.CertFiles) == 0 {
 		if cfg.CACerts != "" || cfg.CertReqs != 0 {
-			return nil, fmt.Errorf("--ca-certs and --cert-reqs need --certfile and --keyfile")
+			return nil, nil, fmt.Errorf("--ca-certs and --cert-reqs need --certfile and --keyfile")
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	pairs := make([]certs.Pair, len(cfg.CertFiles))
+	for i := range pairs {
+		pairs[i] = certs.Pair{CertFile: cfg.CertFiles[i], KeyFile: cfg.KeyFiles[i]}
+	}
+	store, err := certs.Load(pairs)
 	if err != nil {
-		return nil, fmt.Errorf("loading TLS certificate: %w", err)
+		return nil, nil, fmt.Errorf("loading %w", err)
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
+	tc := &tls.Config{GetCertificate: store.GetCertificate, NextProtos: []string{"h2", "http/1.1"}}
 	if cfg.CACerts != "" {
 		pem, err := os.ReadFile(cfg.CACerts)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-certs: %w", err)
+			return nil, nil, fmt.Errorf("--ca-certs: %w", err)
 		}
 		tc.ClientCAs = x509.NewCertPool()
 		if !tc.ClientCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-certs: no PEM certificate in %s", cfg.CACerts)
+			return nil, nil, fmt.Errorf("--ca-certs: no PEM certificate in %s", cfg.CACerts)
 		}
 	}
 	switch cfg.CertReqs {
@@ -41,24 +46,25 @@ func loadTLS(cfg *config.Config) (*tls.Config, error) {
 	case 2:
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	var err2 error
-	tc.MinVersion, tc.CipherSuites, _, err2 = tlsOptions(cfg)
-	if err2 != nil {
-		return nil, err2
+	tc.MinVersion, tc.CipherSuites, _, err = tlsOptions(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	return tc, nil
+	return tc, store, nil
 }
 
-// tlsOptions reads --ssl-version and --ciphers: the lowest TLS version
-// offered, the TLS 1.2 suites (nil: Go's), and notes for what pogo
-// applies only in part (cipher names Go has no suite for, old versions).
+// tlsOptions reads --ssl-min-version (or gunicorn's --ssl-version) and
+// --ciphers: the lowest TLS version offered, the TLS 1.2 suites (nil:
+// Go's), and notes for what pogo applies only in part (cipher names Go
+// has no suite for, old versions).
 func tlsOptions(cfg *config.Config) (minVersion uint16, suites []uint16, notes []string, err error) {
 	minVersion = tls.VersionTLS12
-	switch v := strings.TrimPrefix(cfg.SSLVersion, "PROTOCOL_"); v {
-	case "", "TLS", "TLS_SERVER", "SSLv23", "2", "17", "TLSv1_2", "5":
-	case "TLSv1_3":
+	switch v := strings.TrimPrefix(cfg.SSLVersion, "PROTOCOL_"); {
+	case cfg.SSLMinVersion == "1.3", cfg.SSLMinVersion == "" && v == "TLSv1_3":
 		minVersion = tls.VersionTLS13
-	case "TLSv1", "TLSv1_1", "3", "4":
+	case cfg.SSLMinVersion != "":
+	case slices.Contains([]string{"", "TLS", "TLS_SERVER", "SSLv23", "2", "17", "TLSv1_2", "5"}, v):
+	case slices.Contains([]string{"TLSv1", "TLSv1_1", "3", "4"}, v):
 		notes = append(notes, "ssl_version: pogo does not offer TLS 1.0 or 1.1: it negotiates TLS 1.2 or 1.3")
 	default:
 		return 0, nil, nil, fmt.Errorf("--ssl-version: %q is not a TLS version gunicorn names (TLSv1_2, TLSv1_3, TLS)", cfg.SSLVersion)

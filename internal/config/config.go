@@ -184,13 +184,18 @@ type Config struct {
 	// LogLevel is debug, info, warning, error or critical. If empty, info.
 	LogLevel string
 
-	// CertFile and KeyFile enable TLS on every bind when both are set.
-	CertFile, KeyFile string
+	// CertFiles and KeyFiles, in pairs, enable TLS on every bind: a
+	// client gets the first certificate valid for the name it asks for
+	// (SNI), else the first.
+	CertFiles, KeyFiles []string
 	// CACerts is a PEM file of the CAs that client certificates are
 	// verified against; CertReqs is gunicorn's cert_reqs: 0 asks for no
 	// client certificate, 1 verifies one if sent, 2 requires one.
 	CACerts  string
 	CertReqs int
+	// SSLMinVersion is the lowest TLS version offered, 1.2 or 1.3; it
+	// takes precedence over SSLVersion.
+	SSLMinVersion string
 	// SSLVersion is gunicorn's ssl_version; only TLSv1_2 and TLSv1_3
 	// (or their numbers) change anything: the lowest version offered.
 	SSLVersion string
@@ -301,8 +306,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--timeout must be >= 0, got %v", c.Timeout)
 	case c.KeepAlive < 0:
 		return fmt.Errorf("--keep-alive must be >= 0, got %v", c.KeepAlive)
-	case (c.CertFile == "") != (c.KeyFile == ""):
-		return errors.New("--certfile and --keyfile must be given together")
+	case len(c.CertFiles) != len(c.KeyFiles):
+		return errors.New("--certfile and --keyfile must be given together, in pairs")
 	}
 	if c.App == "" && len(c.Mounts) == 0 && len(c.VirtualHosts) == 0 {
 		return errors.New("no application given: usage: pogo [OPTIONS] MODULE:CALLABLE")

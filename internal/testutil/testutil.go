@@ -100,10 +100,17 @@ func NewCA(t testing.TB, name string) *CA {
 // (server or client authentication).
 func (ca *CA) Issue(t testing.TB, usage x509.ExtKeyUsage) Cert {
 	t.Helper()
+	return ca.IssueFor(t, usage, pkix.Name{CommonName: "pogo test"})
+}
+
+// IssueFor is Issue with a subject of its own and, besides 127.0.0.1,
+// the DNS names given.
+func (ca *CA) IssueFor(t testing.TB, usage x509.ExtKeyUsage, subject pkix.Name, dnsNames ...string) Cert {
+	t.Helper()
 	c, _ := newCert(t, &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "pogo test"},
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: subject,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: dnsNames,
 	}, ca.TLS.Leaf, ca.key)
 	c.Roots = ca.Roots
 	return c
