@@ -195,7 +195,7 @@ func TestStartErrors(t *testing.T) {
 		{"port in use by a later bind", []string{"-b", "127.0.0.1:0", "-b", busy.Addr().String()}, 1, "address already in use"},
 		{"not a virtualenv", []string{"--venv", notVenv}, 1, "virtualenv " + notVenv + ": no pyvenv.cfg: not a virtualenv"},
 		{"no such chdir", []string{"--chdir", filepath.Join(notVenv, "nope")}, 1, "--chdir: "},
-		{"no such certfile", []string{"--certfile", filepath.Join(notVenv, "c.pem"), "--keyfile", filepath.Join(notVenv, "k.pem")}, 1, "loading TLS certificate: "},
+		{"no such certfile", []string{"--certfile", filepath.Join(notVenv, "c.pem"), "--keyfile", filepath.Join(notVenv, "k.pem")}, 1, "loading TLS certificate "},
 		{"bad log level", []string{"--log-level", "loud"}, 2, "loud"},
 	}
 	for _, tt := range tests {
