@@ -296,11 +296,24 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	}
 	// Bind before importing the app, so a port in use fails fast.
 	var ls []net.Listener
+	var pcs []net.PacketConn // HTTP/3's
 	if worker != nil {
-		ls = worker.Listeners
+		ls, pcs = worker.Listeners, worker.Packets
 	} else if ls, err = server.Listen(cfg.Binds, cfg.Backlog); err != nil {
 		return exitError, err
+	} else if cfg.HTTP3 {
+		if pcs, err = server.ListenPackets(ls); err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return exitError, err
+		}
 	}
+	defer func() {
+		for _, pc := range pcs {
+			pc.Close()
+		}
+	}()
 	if worker == nil && cfg.PidFile != "" {
 		remove, err := writePidFile(cfg.PidFile)
 		if err != nil {
@@ -412,6 +425,8 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 		ProxyProtocol:         cfg.ProxyProtocol,
 		GatewayTimeouts:       cfg.Timeout > 0,
 		TLS:                   tlsConfig,
+		HTTP3:                 cfg.HTTP3,
+		HTTP3ZeroRTT:          cfg.HTTP3ZeroRTT,
 		KeepAlive:             cfg.KeepAlive,
 		HeaderTimeout:         cfg.HeaderTimeout,
 		MaxConns:              cfg.MaxConnections,
@@ -423,6 +438,12 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ls) }()
+	h3Err := make(chan error, 1)
+	go func() {
+		if err := srv.ServeHTTP3(pcs); err != nil {
+			h3Err <- err
+		}
+	}()
 	var tick <-chan time.Time
 	retireAt := uint64(0)
 	maxMemory := 0 // MB, once this worker has checked what it uses loaded
@@ -448,6 +469,9 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	} else {
 		program, _ := cpython.ProgramFor(cfg.Venv) // checked above
 		log.Info(banner(ls, tlsConfig != nil, threadsText(cfg), program))
+		for _, pc := range pcs {
+			log.Info("HTTP/3 (QUIC) on UDP " + pc.LocalAddr().String())
+		}
 	}
 	ready.Store(true)
 
@@ -456,6 +480,9 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	for n := 0; ; n++ {
 		select {
 		case err = <-serveErr:
+		case err = <-h3Err:
+			log.Error("HTTP/3 stopped: stopping", "err", err)
+			err, exitCode = nil, exitError // stop gracefully, for the requests in flight
 		case <-ctx.Done():
 		case code := <-appExit:
 			if worker != nil {
@@ -717,7 +744,7 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 	if err := h.call("on_starting", nil, false); err != nil {
 		return exitError, err
 	}
-	slots, err := server.NewSlots(cfg.Binds, cfg.Backlog)
+	slots, err := server.NewSlots(cfg.Binds, cfg.Backlog, cfg.HTTP3)
 	if err != nil {
 		return exitError, err
 	}

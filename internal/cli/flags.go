@@ -170,6 +170,10 @@ var flags = []flag{
 		func(c *config.Config, v string) error { c.CertFiles = append(c.CertFiles, v); return nil }},
 	{[]string{"--keyfile"}, "FILE", "TLS private key (PEM) of the --certfile before it",
 		func(c *config.Config, v string) error { c.KeyFiles = append(c.KeyFiles, v); return nil }},
+	{[]string{"--http3"}, "", "also serve HTTP/3 (QUIC) on the UDP port of each TLS bind; HTTP/1.1 and HTTP/2 responses say so in Alt-Svc",
+		func(c *config.Config, v string) error { c.HTTP3 = true; return nil }},
+	{[]string{"--http3-0rtt"}, "", "with --http3, accept 0-RTT early data (faster resumption; an attacker can replay it)",
+		func(c *config.Config, v string) error { c.HTTP3, c.HTTP3ZeroRTT = true, true; return nil }},
 	{[]string{"--ssl-min-version"}, "VERSION", "lowest TLS version offered: 1.2 (default) or 1.3",
 		func(c *config.Config, v string) error {
 			if n := strings.NewReplacer("TLSv", "", "_", ".").Replace(v); n == "1.2" || n == "1.3" {

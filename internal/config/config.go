@@ -193,6 +193,9 @@ type Config struct {
 	// client certificate, 1 verifies one if sent, 2 requires one.
 	CACerts  string
 	CertReqs int
+	// HTTP3 serves HTTP/3 (QUIC) on the UDP port of each TLS bind;
+	// HTTP3ZeroRTT accepts 0-RTT early data, which can be replayed.
+	HTTP3, HTTP3ZeroRTT bool
 	// SSLMinVersion is the lowest TLS version offered, 1.2 or 1.3; it
 	// takes precedence over SSLVersion.
 	SSLMinVersion string
@@ -308,6 +311,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--keep-alive must be >= 0, got %v", c.KeepAlive)
 	case len(c.CertFiles) != len(c.KeyFiles):
 		return errors.New("--certfile and --keyfile must be given together, in pairs")
+	case (c.HTTP3 || c.HTTP3ZeroRTT) && len(c.CertFiles) == 0:
+		return errors.New("--http3 needs TLS: --certfile and --keyfile")
 	}
 	if c.App == "" && len(c.Mounts) == 0 && len(c.VirtualHosts) == 0 {
 		return errors.New("no application given: usage: pogo [OPTIONS] MODULE:CALLABLE")

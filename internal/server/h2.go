@@ -66,15 +66,8 @@ type h2Exchange struct {
 }
 
 func (h *h2) ServeHTTP2(w *http2.ResponseWriter, r *http2.Request) {
-	var start time.Time
 	s := h.s
-	if s.opts.Access != nil || s.opts.Metrics != nil {
-		start = time.Now()
-	}
-	if s.opts.Metrics != nil {
-		s.opts.Metrics.Start()
-		defer func() { s.opts.Metrics.Done(w.Status(), time.Since(start)) }()
-	}
+	start := s.observe()
 	x := h2Exchanges.Get().(*h2Exchange)
 	defer func() {
 		*x = h2Exchange{fields: x.fields[:0], env: x.env[:0], out: x.out[:0], sent: x.sent[:0], path: x.path[:0]}
@@ -92,9 +85,7 @@ func (h *h2) ServeHTTP2(w *http2.ResponseWriter, r *http2.Request) {
 		}
 		x.failed(s.opts.Gateway.Serve(&x.req, x))
 	}
-	if s.opts.Access != nil {
-		s.logAccess(&x.req, w.Status(), w.Written(), x.sent, start)
-	}
+	s.observed(start, &x.req, w.Status(), w.Written(), x.sent)
 }
 
 // failed ends a response the gateway could not complete.
@@ -162,7 +153,10 @@ func (h *h2) fill(x *h2Exchange, r *http2.Request) {
 	}
 	req.Expect100 = r.Expect100
 	ci := r.Conn.(*http1.ConnInfo)
-	x.env = fromConn(req, ci, x.env)
+	x.env = fromConn(req, ci, ci.TLSState, x.env)
+	if alt := h.s.altSvcFor(ci); alt != "" {
+		x.out = append(x.out, hpack.HeaderField{Name: "alt-svc", Value: alt})
+	}
 	if ci.Trusted {
 		x.fields = h.s.opts.Trusted.forwarded(req, x.fields)
 		req.Header = x.fields
@@ -198,7 +192,7 @@ func (x *h2Exchange) sendStatic(r *static.Response) {
 // wsgi.ResponseWriter
 
 func (x *h2Exchange) WriteHeader(h *wsgi.ResponseHead) error {
-	out := x.out[:0]
+	out := x.out // Alt-Svc, if any, first
 	for _, f := range h.Header {
 		// The encoder's table keeps what it indexes: copies, since h's
 		// strings are the gateway's only during the call.

@@ -50,17 +50,7 @@ func listen(bind string, backlog int) (net.Listener, error) {
 // sockets with SO_REUSEPORT may share the address, and the kernel spreads
 // new connections over them.
 func tcpSocket(addr *net.TCPAddr, backlog int, reusePort bool) (*os.File, error) {
-	family, sa := syscall.AF_INET, syscall.Sockaddr(nil)
-	if ip4 := addr.IP.To4(); ip4 != nil {
-		s := &syscall.SockaddrInet4{Port: addr.Port}
-		copy(s.Addr[:], ip4)
-		sa = s
-	} else {
-		family = syscall.AF_INET6
-		s := &syscall.SockaddrInet6{Port: addr.Port}
-		copy(s.Addr[:], addr.IP.To16())
-		sa = s
-	}
+	family, sa := sockaddr(addr)
 	return listenSocket(family, sa, backlog, func(fd int) error {
 		if reusePort {
 			if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort, 1); err != nil {
@@ -69,6 +59,17 @@ func tcpSocket(addr *net.TCPAddr, backlog int, reusePort bool) (*os.File, error)
 		}
 		return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
 	})
+}
+
+func sockaddr(addr *net.TCPAddr) (family int, sa syscall.Sockaddr) {
+	if ip4 := addr.IP.To4(); ip4 != nil {
+		s := &syscall.SockaddrInet4{Port: addr.Port}
+		copy(s.Addr[:], ip4)
+		return syscall.AF_INET, s
+	}
+	s := &syscall.SockaddrInet6{Port: addr.Port}
+	copy(s.Addr[:], addr.IP.To16())
+	return syscall.AF_INET6, s
 }
 
 // soReusePort is Linux's SO_REUSEPORT, which package syscall lacks.
@@ -150,7 +151,24 @@ func listenUnix(path string, backlog int) (net.Listener, error) {
 // listenSocket does socket, bind and listen itself so the backlog is ours
 // (net.Listen always uses the system maximum).
 func listenSocket(family int, sa syscall.Sockaddr, backlog int, setup func(fd int) error) (*os.File, error) {
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+	f, err := bindSocket(family, syscall.SOCK_STREAM, sa, setup)
+	if err != nil {
+		return nil, err
+	}
+	if backlog <= 0 {
+		backlog = syscall.SOMAXCONN
+	}
+	if err := syscall.Listen(int(f.Fd()), backlog); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("listen", err)
+	}
+	return f, nil
+}
+
+// bindSocket makes a socket of sotype, calls setup on it, and binds it
+// to sa.
+func bindSocket(family, sotype int, sa syscall.Sockaddr, setup func(fd int) error) (*os.File, error) {
+	fd, err := syscall.Socket(family, sotype|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
@@ -170,13 +188,49 @@ func listenSocket(family int, sa syscall.Sockaddr, backlog int, setup func(fd in
 		}
 		return fail(os.NewSyscallError("bind", err))
 	}
-	if backlog <= 0 {
-		backlog = syscall.SOMAXCONN
-	}
-	if err := syscall.Listen(fd, backlog); err != nil {
-		return fail(os.NewSyscallError("listen", err))
-	}
 	return f, nil
+}
+
+// udpSocket opens a UDP socket on addr, for QUIC. With reusePort it joins
+// the others on the address: the kernel gives each flow (client address
+// and port) to one of them, by a hash that holds while the group's
+// sockets stay, so a QUIC connection's packets keep reaching the worker
+// that owns it (Slots keep every slot's socket across its workers).
+func udpSocket(addr *net.TCPAddr, reusePort bool) (*os.File, error) {
+	family, sa := sockaddr(addr)
+	return bindSocket(family, syscall.SOCK_DGRAM, sa, func(fd int) error {
+		if reusePort {
+			return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort, 1)
+		}
+		return nil
+	})
+}
+
+// ListenPackets opens a UDP socket on the address of each TCP listener
+// among ls, for HTTP/3 beside it.
+func ListenPackets(ls []net.Listener) ([]net.PacketConn, error) {
+	var pcs []net.PacketConn
+	for _, l := range ls {
+		addr, ok := l.Addr().(*net.TCPAddr)
+		if !ok {
+			continue
+		}
+		f, err := udpSocket(addr, false)
+		if err == nil {
+			var pc net.PacketConn
+			pc, err = net.FilePacketConn(f)
+			f.Close()
+			if err == nil {
+				pcs = append(pcs, pc)
+				continue
+			}
+		}
+		for _, pc := range pcs {
+			pc.Close()
+		}
+		return nil, fmt.Errorf("server: cannot listen on UDP %s for HTTP/3: %w", addr, err)
+	}
+	return pcs, nil
 }
 
 // Slots opens the sockets of pogo's worker processes. Each worker slot
@@ -192,12 +246,15 @@ type Slots struct {
 	addrs   []net.Addr     // in the order of the binds
 	order   []int          // per bind: index into tcp (>= 0) or -1-index into shared
 	slots   int            // opened so far
+	udp     bool           // every slot also gets a UDP socket per TCP address, after the others
 }
 
 // NewSlots resolves binds and opens the shared (unix, fd://) sockets.
-// The TCP ones open with the first slot (Open).
-func NewSlots(binds []string, backlog int) (*Slots, error) {
-	s := &Slots{backlog: backlog}
+// The TCP ones open with the first slot (Open). With udp (HTTP/3), each
+// slot also has a UDP socket on each TCP address, in one SO_REUSEPORT
+// group per address.
+func NewSlots(binds []string, backlog int, udp bool) (*Slots, error) {
+	s := &Slots{backlog: backlog, udp: udp}
 	for _, b := range binds {
 		if strings.HasPrefix(b, "unix:") || strings.HasPrefix(b, "fd://") {
 			l, err := listen(b, backlog)
@@ -270,6 +327,23 @@ func (s *Slots) Open() ([]*os.File, error) {
 			case *syscall.SockaddrInet6:
 				addr.Port = sa.Port
 			}
+		}
+		files = append(files, f)
+	}
+	for _, addr := range s.tcp {
+		if !s.udp {
+			break
+		}
+		if s.slots == 0 {
+			probe, err := udpSocket(addr, false) // as for TCP: in use fails
+			if err != nil {
+				return fail(fmt.Errorf("server: cannot listen on UDP %s for HTTP/3: %w", addr, err))
+			}
+			probe.Close()
+		}
+		f, err := udpSocket(addr, true)
+		if err != nil {
+			return fail(fmt.Errorf("server: cannot listen on UDP %s for HTTP/3: %w", addr, err))
 		}
 		files = append(files, f)
 	}

@@ -133,13 +133,23 @@ func start(t testing.TB, spec string, opts ...func(*setup)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var pcs []net.PacketConn
+	if st.srv.HTTP3 {
+		if pcs, err = server.ListenPackets(ls); err != nil {
+			t.Fatal(err)
+		}
+	}
 	done := make(chan struct{})
 	go func() { srv.Serve(ls); close(done) }()
+	go srv.ServeHTTP3(pcs)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		<-done
+		for _, pc := range pcs {
+			pc.Close()
+		}
 		gw.Close()
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())

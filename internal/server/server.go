@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -57,6 +58,11 @@ type Options struct {
 	GatewayTimeouts bool
 	// TLS, if set, serves every listener over TLS.
 	TLS *tls.Config
+	// HTTP3 serves HTTP/3 (with TLS) on the UDP sockets given to
+	// ServeHTTP3; HTTP/1.1 and HTTP/2 responses on TLS connections then
+	// carry Alt-Svc for their port. HTTP3ZeroRTT accepts 0-RTT data,
+	// which an attacker can replay: off by default.
+	HTTP3, HTTP3ZeroRTT bool
 
 	// KeepAlive is the idle keep-alive timeout; zero disables keep-alive.
 	KeepAlive time.Duration
@@ -71,12 +77,15 @@ type Options struct {
 
 // Server is the transport in front of the gateway: our HTTP/1.1 engine
 // (internal/http1) on every listener, with TLS when configured, handing
-// HTTP/2 connections (ALPN "h2", or the h2c preface) to x/net/http2.
+// HTTP/2 connections (ALPN "h2", or the h2c preface) to internal/http2,
+// and HTTP/3 on UDP to quic-go's.
 type Server struct {
 	opts Options
 	log  *slog.Logger
 	h1   *http1.Server
 	h2   *h2
+	h3   *h3                               // nil without Options.HTTP3
+	alt  atomic.Pointer[map[string]string] // Alt-Svc by local port, of the UDP sockets served
 
 	mu sync.Mutex
 	ls []net.Listener // given to Serve, before TLS; guarded by mu
@@ -112,6 +121,9 @@ func New(opts Options) *Server {
 	}
 	s.h2 = newH2(s)
 	s.h1.H2 = s.h2.serveConn
+	if opts.HTTP3 && opts.TLS != nil {
+		s.h3 = newH3(s)
+	}
 	return s
 }
 
@@ -147,6 +159,41 @@ func (s *Server) Serve(ls []net.Listener) error {
 	return first
 }
 
+// ServeHTTP3 serves HTTP/3 on every UDP socket until Shutdown (with
+// Options.HTTP3 and TLS; else it returns at once). It returns the first
+// error other than the server closing.
+func (s *Server) ServeHTTP3(pcs []net.PacketConn) error {
+	if s.h3 == nil || len(pcs) == 0 {
+		return nil
+	}
+	alt := map[string]string{}
+	for _, pc := range pcs {
+		_, port := splitHostPort(pc.LocalAddr())
+		alt[port] = altSvc(port)
+	}
+	s.alt.Store(&alt)
+	raiseUDPBuffers(pcs, s.log)
+	errc := make(chan error, len(pcs))
+	for _, pc := range pcs {
+		go func() { errc <- s.h3.serve(pc) }()
+	}
+	var first error
+	for range pcs {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// altSvcFor is the Alt-Svc field for a response on ci, or "".
+func (s *Server) altSvcFor(ci *http1.ConnInfo) string {
+	if m := s.alt.Load(); m != nil && ci.TLS {
+		return (*m)[ci.LocalPort]
+	}
+	return ""
+}
+
 // Shutdown accepts the connections already queued in the listeners (at
 // most for a second: see gate.go), closes the listeners and idle
 // connections, then waits for in-flight requests until ctx is done.
@@ -154,9 +201,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	ls := s.ls
 	s.mu.Unlock()
+	h3done := make(chan struct{})
+	go func() {
+		if s.h3 != nil {
+			// GOAWAY to HTTP/3 connections; they end with their streams.
+			s.h3.srv.Shutdown(ctx)
+		}
+		close(h3done)
+	}()
 	drain(ctx, ls, drainTime)
 	s.h2.srv.Shutdown(ctx) // GOAWAY to HTTP/2 connections; they end with their streams
-	return s.h1.Shutdown(ctx)
+	err := s.h1.Shutdown(ctx)
+	<-h3done
+	return err
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -182,14 +239,7 @@ type exchange struct {
 func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.Reader, ci *http1.ConnInfo) {
-	var start time.Time
-	if s.opts.Access != nil || s.opts.Metrics != nil {
-		start = time.Now()
-	}
-	if s.opts.Metrics != nil {
-		s.opts.Metrics.Start()
-		defer func() { s.opts.Metrics.Done(w.Status(), time.Since(start)) }()
-	}
+	start := s.observe()
 	x := exchanges.Get().(*exchange)
 	defer func() {
 		*x = exchange{fields: x.fields[:0], env: x.env[:0], out: x.out[:0], sent: x.sent[:0], path: x.path[:0]}
@@ -204,8 +254,27 @@ func (s *Server) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request, body io.R
 	} else if err := s.opts.Gateway.Serve(&x.req, x); err != nil {
 		x.failed(err)
 	}
+	s.observed(start, &x.req, w.Status(), w.Written(), x.sent)
+}
+
+// observe begins a request's metrics and access log timing; observed
+// ends them, with the response's status, body bytes and header fields.
+func (s *Server) observe() (start time.Time) {
+	if s.opts.Access != nil || s.opts.Metrics != nil {
+		start = time.Now()
+	}
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Start()
+	}
+	return start
+}
+
+func (s *Server) observed(start time.Time, req *wsgi.Request, status int, written int64, sent []wsgi.Field) {
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Done(status, time.Since(start))
+	}
 	if s.opts.Access != nil {
-		s.logAccess(&x.req, x.w.Status(), x.w.Written(), x.sent, start)
+		s.logAccess(req, status, written, sent, start)
 	}
 }
 
@@ -257,7 +326,10 @@ func (s *Server) fill(x *exchange, r *http1.Request, body io.Reader, ci *http1.C
 		}
 	}
 	req.Expect100 = r.Expect100
-	x.env = fromConn(req, ci, x.env)
+	x.env = fromConn(req, ci, ci.TLSState, x.env)
+	if alt := s.altSvcFor(ci); alt != "" {
+		x.out = append(x.out, http1.HeaderField{Name: "Alt-Svc", Value: alt})
+	}
 	if ci.Trusted {
 		x.fields = s.opts.Trusted.forwarded(req, x.fields)
 		req.Header = x.fields

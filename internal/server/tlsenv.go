@@ -12,13 +12,13 @@ import (
 )
 
 // fromConn sets what req takes from the connection it came on: the
-// addresses, TLS, and the TLS variables of the environ (appended to env,
-// the exchange's buffer, which it returns).
-func fromConn(req *wsgi.Request, ci *http1.ConnInfo, env []wsgi.Field) []wsgi.Field {
+// addresses, TLS, and the TLS variables of the environ from st (appended
+// to env, the exchange's buffer, which it returns).
+func fromConn(req *wsgi.Request, ci *http1.ConnInfo, st *tls.ConnectionState, env []wsgi.Field) []wsgi.Field {
 	req.RemoteAddr, req.RemotePort = ci.RemoteHost, ci.RemotePort
 	req.LocalAddr, req.LocalPort = ci.LocalHost, ci.LocalPort
 	req.TLS = ci.TLS
-	req.Env = appendTLSEnv(env, ci.TLSState)
+	req.Env = appendTLSEnv(env, st)
 	return req.Env
 }
 

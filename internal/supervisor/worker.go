@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/pogoserver/pogo/internal/metrics"
 )
@@ -27,6 +28,8 @@ type Worker struct {
 	ID int
 	// Listeners are the master's sockets, in the order of the binds.
 	Listeners []net.Listener
+	// Packets are the master's UDP sockets (HTTP/3), one per TCP bind.
+	Packets []net.PacketConn
 
 	mu   sync.Mutex // serialises writes to link
 	link net.Conn
@@ -53,6 +56,15 @@ func Inherited() (*Worker, error) {
 	}
 	for fd := linkFD + 1; fd <= linkFD+n; fd++ {
 		f := os.NewFile(uintptr(fd), "listener")
+		if t, _ := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE); t == syscall.SOCK_DGRAM {
+			pc, err := net.FilePacketConn(f) // a close-on-exec copy
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("supervisor: inherited UDP socket (fd %d): %w", fd, err)
+			}
+			w.Packets = append(w.Packets, pc)
+			continue
+		}
 		l, err := net.FileListener(f) // a close-on-exec copy
 		f.Close()
 		if err != nil {

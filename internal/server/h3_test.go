@@ -1,0 +1,44 @@
+package server_test
+
+import (
+	"crypto/tls"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/pogoserver/pogo/internal/accesslog"
+)
+
+func withHTTP3(s *setup) { s.srv.HTTP3 = true }
+
+// TestHTTP3: the same requests over HTTP/3 (quic-go's client) into the
+// same gateway, on the UDP port of the TLS listener; HTTP/1.1 and HTTP/2
+// responses there name it in Alt-Svc.
+func TestHTTP3(t *testing.T) {
+	cert, pool := testCert(t)
+	var accessLines syncBuffer
+	access, err := accesslog.New(&accessLines, accesslog.DefaultFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "h2_app:app", withTLS(cert), withHTTP3, func(st *setup) { st.srv.Access = access })
+	base := "https://" + s.Addr
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.Close()
+	h2Checks(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, base, "HTTP/3.0", "https")
+
+	_, port, _ := strings.Cut(s.Addr, ":")
+	for _, h2 := range []bool{false, true} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
+		resp, _ := fetch(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, base+"/list")
+		tr.CloseIdleConnections()
+		if got, want := resp.Header.Get("Alt-Svc"), `h3=":`+port+`"; ma=86400`; got != want {
+			t.Errorf("%s: Alt-Svc %q, want %q", resp.Proto, got, want)
+		}
+	}
+	access.Close()
+	contains(t, accessLines.String(), `"GET /list HTTP/3.0" 200 11`, "access log")
+}
