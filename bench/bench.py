@@ -8,6 +8,8 @@ bin/pogo first. The method is shared/BENCH.md's:
   wrk -t1 pinned to CPU 1;
 - two-core table: the servers with 2 worker processes, unpinned, wrk -t2
   unpinned (servers without worker processes run one process, and say so);
+- HTTP/3 rows (tools/h3load, quic-go's client, h2load's output) for pogo and
+  Hypercorn;
 - HTTP/2 rows (h2c with prior knowledge, loaded with h2load) for the servers
   that speak it;
 - each point: start the server, wait until it answers the route correctly,
@@ -89,7 +91,7 @@ RATIO_TARGET = 2.0  # the mixed and sse rows' aim: p99 under the second load <= 
 class Workload:
     def __init__(
         self, name, app, path, what, method="GET", body=0, conns=64, expect_len=None, h2_streams=0, expect_body=None,
-        kind=PLAIN, side=None, streams=0, stream_path=None, tls=False,
+        kind=PLAIN, side=None, streams=0, stream_path=None, tls=False, h3=False,
     ):  # fmt: skip
         self.name, self.app, self.path, self.what = name, app, path, what
         self.method, self.body, self.conns, self.expect_len = method, body, conns, expect_len
@@ -105,6 +107,9 @@ class Workload:
         # tls: HTTP/2 over TLS (ALPN h2), every server with the one
         # certificate bench makes (ECDSA P-256, see tls_files).
         self.tls = tls
+        # h3: HTTP/3 over QUIC (with tls and h2_streams), loaded by
+        # tools/h3load (h2load's figures and log, on quic-go's client).
+        self.h3 = h3
 
     @property
     def h2(self):
@@ -130,7 +135,8 @@ class Workload:
             )  # fmt: skip
         if self.h2:
             return "%s (%s %s %s, %d conns × %d streams)" % (
-                self.name, "h2 TLS" if self.tls else "h2c", self.method, self.path, self.conns, self.h2_streams,
+                self.name, "h3" if self.h3 else "h2 TLS" if self.tls else "h2c", self.method, self.path, self.conns,
+                self.h2_streams,
             )  # fmt: skip
         return "%s (%s %s%s, %d conns)" % (
             self.name,
@@ -174,6 +180,10 @@ WORKLOADS = [
     Workload(
         "h2s-hello", "workload", "/", "Hello, World! over TLS, ALPN h2", conns=16, h2_streams=8, expect_len=13, tls=True,
     ),  # fmt: skip
+    Workload(
+        "h3-hello", "workload", "/", "Hello, World! over HTTP/3 (QUIC)", conns=16, h2_streams=8, expect_len=13, tls=True,
+        h3=True,
+    ),  # fmt: skip
 ]
 WORKLOAD_BY_NAME = {w.name: w for w in WORKLOADS}
 QUICK_WORKLOADS = ["hello", "flask-json", "io10"]
@@ -194,9 +204,12 @@ class Server:
         return 2 if table == TWO_CORE else 1
 
     h2 = False  # speaks HTTP/2 cleartext (h2c with prior knowledge)
+    h3 = False  # speaks HTTP/3 (QUIC) on the UDP port of its TLS one
 
     def why_not(self, w):
         """None if this server runs workload w, else what its cell says."""
+        if w.h3 and not self.h3:
+            return "no HTTP/3"
         if w.h2 and not self.h2:
             return "no HTTP/2"
         return None
@@ -232,12 +245,15 @@ class Server:
 class Pogo(Server):
     key, name, exe = "pogo", "pogo", POGO
     h2 = True  # on the same port: the h2c preface is recognised
+    h3 = True  # --http3
 
     def cmd(self, table, w, port):
         c = [POGO, "-b", "%s:%d" % (HOST, port), "--chdir", APPS, "--venv", VENV]
         if w.tls:
             cert, key = tls_files()
             c += ["--certfile", cert, "--keyfile", key]
+        if w.h3:
+            c += ["--http3"]
         if self.workers(table) > 1:
             c += ["-w", str(self.workers(table))]
         return c + [w.module]
@@ -393,6 +409,26 @@ class Granian(Server):
         )
 
 
+class Hypercorn(Server):
+    key, name, package, exe = "hypercorn", "Hypercorn", "hypercorn", os.path.join(VBIN, "hypercorn")
+    h2 = True  # h2c with prior knowledge on its TCP port
+    h3 = True  # --quic-bind, with aioquic
+
+    def cmd(self, table, w, port):
+        c = [self.exe, "--bind", "%s:%d" % (HOST, port), "--workers", str(self.workers(table))]
+        if w.tls:
+            c += ["--certfile", tls_files()[0], "--keyfile", tls_files()[1]]
+        if w.h3:
+            c += ["--quic-bind", "%s:%d" % (HOST, port)]
+        return c + ["--worker-class", "asyncio", "--log-level", "warning", "wsgi:" + w.module]
+
+    def settings(self):
+        return (
+            "its WSGI mode (`wsgi:MODULE:APP`: a thread runs each call), --workers = the table's process count, "
+            "asyncio worker class, --quic-bind on the TLS port for the h3 rows (aioquic); its defaults for the rest"
+        )
+
+
 class Nginx(Server):
     """The practical ceiling for one core speaking HTTP/1.1 here: nginx
     answering the same static bodies from its own config (no Python)."""
@@ -462,7 +498,7 @@ class Nginx(Server):
             return "?"
 
 
-SERVERS = [Pogo(), GunicornSync(), GunicornGthread(), UWSGI(), Waitress(), Cheroot(), Granian(), Nginx()]
+SERVERS = [Pogo(), GunicornSync(), GunicornGthread(), UWSGI(), Waitress(), Cheroot(), Granian(), Hypercorn(), Nginx()]
 SERVER_BY_KEY = {s.key: s for s in SERVERS}
 SERVER_ALIASES = {"gunicorn": ["gunicorn-sync", "gunicorn-gthread"]}
 
@@ -671,8 +707,16 @@ def post_script(out, size):
 # ---------------------------------------------------------------- h2load
 
 
+H3LOAD = os.path.join(VBIN, "h3load")
+
+
+def h2load(w):
+    """h2load, or for the h3 rows tools/h3load, which takes the same flags."""
+    return H3LOAD if w.h3 else "h2load"
+
+
 def h2load_cmd(table, w, url, duration, log_file):
-    c = ["taskset", "-c", "1", "h2load", "-t1"] if table == PER_CORE else ["h2load", "-t2"]
+    c = ["taskset", "-c", "1", h2load(w), "-t1"] if table == PER_CORE else [h2load(w), "-t2"]
     c += ["-c%d" % w.conns, "-m%d" % w.h2_streams, "-D", fmt_num(duration)]
     if log_file:
         c += ["--log-file", log_file]
@@ -744,7 +788,7 @@ def h2_once(port, w, timeout):
     """One h2 GET of w's path with h2load: (status class counts line, data bytes) or None."""
     try:
         p = subprocess.run(
-            ["h2load", "-n1", "-c1", "-T", str(int(max(1, timeout))), "%s://%s:%d%s" % (scheme(w), HOST, port, w.path)],
+            [h2load(w), "-n1", "-c1", "-T", str(int(max(1, timeout))), "%s://%s:%d%s" % (scheme(w), HOST, port, w.path)],
             capture_output=True, text=True, timeout=timeout + 5,
         )  # fmt: skip
     except subprocess.TimeoutExpired:

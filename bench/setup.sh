@@ -8,7 +8,7 @@
 #   with pip's last error line (bench.py reports it) and does not stop setup;
 # - wrk and h2load (apt-get install, with apt-get update only if the first
 #   try fails); nginx, the reference;
-# - bin/pogo (make -s build from the repo root).
+# - bin/pogo (make -s build from the repo root), and bench/.venv/bin/h3load.
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$bench/.." && pwd)
@@ -83,3 +83,6 @@ fi
 command -v taskset >/dev/null || die "taskset (util-linux) is missing"
 
 (cd "$root" && make -s build) || die "make build failed"
+# h3load (tools/h3load, on quic-go's client) loads the HTTP/3 rows: Debian's
+# h2load is built without QUIC.
+(cd "$root" && go build -o "$venv/bin/h3load" ./tools/h3load) || die "cannot build tools/h3load"
