@@ -122,3 +122,39 @@ func TestHTTP3Clients(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTP3Graceful: SIGTERM lets an HTTP/3 request in flight finish
+// (GOAWAY to its connection), then pogo exits 0.
+func TestHTTP3Graceful(t *testing.T) {
+	dir := t.TempDir()
+	ca := testutil.NewCA(t, "pogo test CA")
+	certFile, keyFile := tlsFiles(t, dir, "server", ca.Issue(t, x509.ExtKeyUsageServerAuth))
+	s := start(t, pogo("-b", "127.0.0.1:0", "--certfile", certFile, "--keyfile", keyFile, "--http3", "pid_app:app"))
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Roots}}
+	defer tr.Close()
+	c := &http.Client{Transport: tr, Timeout: timeout}
+	type answer struct {
+		status int
+		proto  string
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := c.Get(s.url(t) + "/?sleep=0.5")
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- answer{resp.StatusCode, resp.Proto, nil}
+	}()
+	s.waitLog(t, "pid_app: in the app, sleeping", 1)
+	s.terminate(t)
+	if a := <-done; a.err != nil || a.status != 200 || a.proto != "HTTP/3.0" {
+		t.Errorf("the request in flight: %d %s %v, want 200 over HTTP/3", a.status, a.proto, a.err)
+	}
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,7 @@ func main() {
 	threads := flag.Int("t", 1, "accepted for h2load's command line; Go uses the CPUs it is given")
 	reqTimeout := flag.Float64("T", 10, "seconds a request may take")
 	logFile := flag.String("log-file", "", "write one line per request, h2load's format")
-	flag.Parse()
+	flag.CommandLine.Parse(splitShort(os.Args[1:]))
 	_ = threads
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: h3load [-c N] [-m N] [-D SECONDS | -n N] [--log-file FILE] URL")
@@ -111,6 +112,20 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// splitShort splits h2load's joined short flags ("-c16") into a flag and
+// its value, for package flag.
+func splitShort(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && strings.ContainsRune("cmDntT", rune(a[1])) {
+			out = append(out, a[:2], a[2:])
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // report prints h2load's summary lines.
