@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
+
 	"github.com/pogoserver/pogo/internal/testutil"
 )
 
@@ -93,7 +95,7 @@ func tlsFiles(t *testing.T, dir, name string, c testutil.Cert) (certFile, keyFil
 }
 
 // TestClientCertEnviron: with --cert-reqs 1 the app sees the client's
-// certificate as mod_ssl names it, over HTTP/1.1 and HTTP/2; a client
+// certificate as mod_ssl names it, over HTTP/1.1, HTTP/2 and HTTP/3; a client
 // without one is served and told NONE.
 func TestClientCertEnviron(t *testing.T) {
 	dir := t.TempDir()
@@ -102,23 +104,31 @@ func TestClientCertEnviron(t *testing.T) {
 	caFile := filepath.Join(dir, "ca.pem")
 	writeFile(t, caFile, string(ca.CertPEM))
 	alice := ca.IssueFor(t, x509.ExtKeyUsageClientAuth, pkix.Name{CommonName: "alice", Organization: []string{"Example"}})
-	s := start(t, pogo("-b", "127.0.0.1:0", "--certfile", certFile, "--keyfile", keyFile, "--ca-certs", caFile, "--cert-reqs", "1", "environ_app:app"))
+	s := start(t, pogo("-b", "127.0.0.1:0", "--certfile", certFile, "--keyfile", keyFile, "--ca-certs", caFile, "--cert-reqs", "1", "--http3", "environ_app:app"))
 
-	environ := func(cert *tls.Certificate, h2 bool) map[string]any {
+	environ := func(cert *tls.Certificate, major int) map[string]any {
 		t.Helper()
 		tc := &tls.Config{RootCAs: ca.Roots}
 		if cert != nil {
 			tc.Certificates = []tls.Certificate{*cert}
 		}
-		tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: h2}
-		defer tr.CloseIdleConnections()
-		resp, err := (&http.Client{Timeout: timeout, Transport: tr}).Get(s.url(t) + "/")
+		var rt http.RoundTripper
+		if major == 3 {
+			tr := &http3.Transport{TLSClientConfig: tc}
+			defer tr.Close()
+			rt = tr
+		} else {
+			tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: major == 2}
+			defer tr.CloseIdleConnections()
+			rt = tr
+		}
+		resp, err := (&http.Client{Timeout: timeout, Transport: rt}).Get(s.url(t) + "/")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		if want := map[bool]int{false: 1, true: 2}[h2]; resp.ProtoMajor != want {
-			t.Errorf("HTTP/%d, want HTTP/%d", resp.ProtoMajor, want)
+		if resp.ProtoMajor != major {
+			t.Errorf("HTTP/%d, want HTTP/%d", resp.ProtoMajor, major)
 		}
 		var env map[string]any
 		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
@@ -126,8 +136,8 @@ func TestClientCertEnviron(t *testing.T) {
 		}
 		return env
 	}
-	for _, h2 := range []bool{false, true} {
-		env := environ(&alice.TLS, h2)
+	for major := 1; major <= 3; major++ {
+		env := environ(&alice.TLS, major)
 		for k, want := range map[string]string{
 			"HTTPS": "on", "wsgi.url_scheme": "https", "SSL_CLIENT_VERIFY": "SUCCESS",
 			"SSL_CLIENT_S_DN": "CN=alice,O=Example", "SSL_CLIENT_I_DN": "CN=pogo test CA",
@@ -136,12 +146,12 @@ func TestClientCertEnviron(t *testing.T) {
 			"SSL_PROTOCOL":      "TLSv1.3",
 		} {
 			if env[k] != want {
-				t.Errorf("h2=%v: %s = %q, want %q", h2, k, env[k], want)
+				t.Errorf("HTTP/%d: %s = %q, want %q", major, k, env[k], want)
 			}
 		}
-		env = environ(nil, h2)
+		env = environ(nil, major)
 		if env["SSL_CLIENT_VERIFY"] != "NONE" || env["SSL_CLIENT_CERT"] != nil || env["HTTPS"] != "on" {
-			t.Errorf("h2=%v, no certificate: VERIFY %v, CERT %v, HTTPS %v", h2, env["SSL_CLIENT_VERIFY"], env["SSL_CLIENT_CERT"], env["HTTPS"])
+			t.Errorf("HTTP/%d, no certificate: VERIFY %v, CERT %v, HTTPS %v", major, env["SSL_CLIENT_VERIFY"], env["SSL_CLIENT_CERT"], env["HTTPS"])
 		}
 	}
 }
