@@ -756,7 +756,8 @@ func TestH2HandOffCloseWrite(t *testing.T) {
 	}
 }
 
-// TestTLSPort: a TLS connection's state reaches the handler; plain HTTP
+// TestTLSPort: a stalled handshake is cut at the header timeout; a TLS
+// connection's state reaches the handler; plain HTTP
 // sent to the TLS port gets a 400 in plain HTTP, and the connection is
 // closed.
 func TestTLSPort(t *testing.T) {
@@ -773,8 +774,16 @@ func TestTLSPort(t *testing.T) {
 		close(versions)
 		w.WriteHeader(200, "OK", nil, 0, false)
 	})
-	serveOn(t, &Server{Handler: h}, tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert.TLS}}))
+	serveOn(t, &Server{Handler: h, HeaderTimeout: 200 * time.Millisecond}, tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert.TLS}}))
 	addr := l.Addr().String()
+
+	// A handshake that never ends is cut at the header timeout.
+	slow := dialFor(t, addr)
+	slow.Write([]byte{0x16, 0x03, 0x01}) // a record header begun, never finished
+	slow.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := slow.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a stalled handshake: read %d, %v; want the connection closed", n, err)
+	}
 
 	c := dialFor(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
