@@ -101,12 +101,24 @@ type h3Exchange struct {
 	whole   bool
 	status  int
 	written int64
+
+	// With gateway timeouts the app's call runs on a goroutine of its
+	// own, and Abandon may end the exchange from the watchdog's: mu
+	// guards the writes, abandon is closed and abandoned set when it does.
+	mu        sync.Mutex
+	abandon   chan struct{}
+	abandoned bool
+	gave      string // Abandon's status line, "504 Gateway Timeout"
+	code      int
 }
 
 func (h *h3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
 	x := h3Exchanges.Get().(*h3Exchange)
 	defer func() {
+		if x.isAbandoned() {
+			return // the app's call still holds it
+		}
 		*x = h3Exchange{fields: x.fields[:0], env: x.env[:0], sent: x.sent[:0], path: x.path[:0]}
 		h3Exchanges.Put(x)
 	}()
@@ -128,7 +140,54 @@ func (h *h3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.sendStatic(resp)
 		return
 	}
-	x.failed(s.opts.Gateway.Serve(&x.req, x))
+	if !s.opts.GatewayTimeouts {
+		x.failed(s.opts.Gateway.Serve(&x.req, x))
+		return
+	}
+	// The stream is answered here, even while the app's call is stuck.
+	x.abandon = make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- s.opts.Gateway.Serve(&x.req, x) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-x.abandon:
+	}
+	if x.isAbandoned() {
+		x.answerAbandoned()
+		return
+	}
+	x.failed(err)
+}
+
+func (x *h3Exchange) isAbandoned() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.abandoned
+}
+
+// Abandon implements wsgi.Abandoner: ServeHTTP answers for the app.
+func (x *h3Exchange) Abandon(status int, reason string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.abandoned || x.abandon == nil {
+		return
+	}
+	x.abandoned, x.code, x.gave = true, status, reason
+	close(x.abandon)
+}
+
+// answerAbandoned answers an abandoned exchange: status if nothing was
+// sent, else the stream is reset so the client sees the response cut.
+// The app's call, still running, is kept out meanwhile by mu, then by
+// abandoned.
+func (x *h3Exchange) answerAbandoned() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.status != 0 {
+		panic(http.ErrAbortHandler)
+	}
+	x.fail(x.code, x.gave) // failed writes to x.w itself, not through mu
 }
 
 func (h *h3) fill(x *h3Exchange, r *http.Request) bool {
@@ -223,7 +282,8 @@ func (x *h3Exchange) failed(err error) {
 		hdr.Set("Content-Length", strconv.Itoa(len(body)))
 		x.status = herr.Status
 		x.w.WriteHeader(herr.Status)
-		io.WriteString(x.w, body)
+		n, _ := io.WriteString(x.w, body)
+		x.written += int64(n)
 	default:
 		// Short of its content-length, or failed once begun: the stream
 		// is reset, so the client sees it fail, never end short.
@@ -233,7 +293,15 @@ func (x *h3Exchange) failed(err error) {
 
 // wsgi.ResponseWriter
 
+// errAbandoned fails the writes of an app's call that timed out.
+var errAbandoned = errors.New("server: the request timed out; the client has had its answer")
+
 func (x *h3Exchange) WriteHeader(h *wsgi.ResponseHead) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.abandoned {
+		return errAbandoned
+	}
 	hdr := x.w.Header()
 	for _, f := range h.Header {
 		name, value := strings.Clone(f.Name), strings.Clone(f.Value)
@@ -254,6 +322,11 @@ func (x *h3Exchange) WriteHeader(h *wsgi.ResponseHead) error {
 // Write sends p; a streamed response's chunks go out as the app yields
 // them.
 func (x *h3Exchange) Write(p []byte) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.abandoned {
+		return errAbandoned
+	}
 	n, err := x.w.Write(p)
 	x.written += int64(n)
 	if err != nil {
@@ -266,6 +339,11 @@ func (x *h3Exchange) Write(p []byte) error {
 }
 
 func (x *h3Exchange) SendFile(f *os.File, offset, count int64) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.abandoned {
+		return errAbandoned
+	}
 	n, err := io.Copy(x.w, io.NewSectionReader(f, offset, count))
 	x.written += n
 	if err == nil && n < count {

@@ -42,3 +42,35 @@ func TestHTTP3(t *testing.T) {
 	access.Close()
 	contains(t, accessLines.String(), `"GET /list HTTP/3.0" 200 11`, "access log")
 }
+
+// TestAppTimeoutHTTP3: a request past the gateway's timeout gets its 504
+// over HTTP/3 too, the stream ended while the app's call runs on; the
+// access log records the 504.
+func TestAppTimeoutHTTP3(t *testing.T) {
+	cert, pool := testCert(t)
+	var accessLines syncBuffer
+	access, err := accesslog.New(&accessLines, accesslog.DefaultFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timedOut := make(chan struct{}, 1)
+	s := start(t, "pid_app:app", withThreads(2), withTLS(cert), withHTTP3, func(st *setup) {
+		st.gw.Timeout = 300 * time.Millisecond
+		st.gw.OnTimeout = func() { timedOut <- struct{}{} }
+		st.srv.GatewayTimeouts = true
+		st.srv.Access = access
+	})
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.Close()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, body := fetch(t, c, "https://"+s.Addr+"/?sleep=3")
+	if resp.StatusCode != 504 || body != "504 Gateway Timeout\n" || resp.Proto != "HTTP/3.0" {
+		t.Errorf("%s %d %q, want a 504 over HTTP/3", resp.Proto, resp.StatusCode, body)
+	}
+	<-timedOut
+	// The stuck call's own later writes go nowhere; others are served.
+	if resp, _ := fetch(t, c, "https://"+s.Addr+"/"); resp.StatusCode != 200 {
+		t.Errorf("another request meanwhile: %d", resp.StatusCode)
+	}
+	waitFor(t, "the access log line of the 504", func() bool { return strings.Contains(accessLines.String(), `"GET /?sleep=3 HTTP/3.0" 504 20`) })
+}
