@@ -31,8 +31,12 @@ type h3 struct {
 }
 
 // h3Streams bounds the streams a client may have open on one QUIC
-// connection, as internal/http2 does for HTTP/2's.
-const h3Streams = 250
+// connection, and h3HeaderBytes a request's header block (beyond it: 431),
+// as internal/http2 does for HTTP/2's.
+const (
+	h3Streams     = 250
+	h3HeaderBytes = 1 << 20
+)
 
 func newH3(s *Server) *h3 {
 	h := &h3{s: s}
@@ -47,15 +51,12 @@ func newH3(s *Server) *h3 {
 			MaxIdleTimeout:        max(s.opts.KeepAlive, h2IdleTimeout),
 		},
 		Handler:        h,
-		MaxHeaderBytes: s.opts.LimitRequestFieldSize * max(1, min(s.opts.LimitRequestFields, 100)),
+		MaxHeaderBytes: h3HeaderBytes,
 		IdleTimeout:    max(s.opts.KeepAlive, h2IdleTimeout),
 		Logger:         s.log,
 		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
 			return context.WithValue(ctx, connInfoKey{}, s.quicConnInfo(c))
 		},
-	}
-	if h.srv.MaxHeaderBytes <= 0 {
-		h.srv.MaxHeaderBytes = 1 << 20
 	}
 	return h
 }

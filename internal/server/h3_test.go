@@ -30,6 +30,15 @@ func TestHTTP3(t *testing.T) {
 	defer tr.Close()
 	h2Checks(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, base, "HTTP/3.0", "https")
 
+	// A header block past the limit (1 MiB, as HTTP/2's) gets 431.
+	req, _ := http.NewRequest("GET", base+"/list", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 2<<20))
+	if resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req); err != nil || resp.StatusCode != 431 {
+		t.Errorf("a 2 MiB header: %v %v, want 431", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	_, port, _ := strings.Cut(s.Addr, ":")
 	for _, h2 := range []bool{false, true} {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
