@@ -424,6 +424,15 @@ func (c *conn) readError(err error) bool {
 		c.end(wire.ErrCodeNo, "idle") // idle: a GOAWAY, then close
 		return false
 	}
+	c.mu.Lock()
+	away := c.away
+	c.mu.Unlock()
+	if errors.As(err, &ne) && ne.Timeout() && away {
+		// The last handler after our GOAWAY woke the loop (streamDone):
+		// its response goes out whole before the close.
+		c.closeGently()
+		return false
+	}
 	c.s.log().Debug("http2: reading", "err", err)
 	c.finish()
 	return false
