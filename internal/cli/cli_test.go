@@ -496,22 +496,7 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	t.Parallel()
 	s := start(t, pogo("-b", "127.0.0.1:0", "--threads", "2", "threads_app:app"))
 	url := s.url(t)
-	type response struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan response, 1)
-	go func() {
-		resp, err := client.Get(url + "/?1") // the app sleeps 1s
-		if err != nil {
-			done <- response{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- response{resp.StatusCode, string(b), err}
-	}()
+	done := getAsync(client, url+"/?1") // the app sleeps 1s
 	s.waitLog(t, "threads_app: in the app, sleeping 1 s", 1)
 	s.terminate(t)
 	select {
@@ -691,6 +676,31 @@ func (s *server) stop(t *testing.T) {
 			t.Errorf("pogo %q exited with %d after SIGTERM, want 0", s.cmd.Args[1:], code)
 		}
 	})
+}
+
+// answer is a response read whole, or the error that ended it.
+type answer struct {
+	code  int
+	proto string
+	body  string
+	err   error
+}
+
+// getAsync GETs url with c on a goroutine of its own; the answer comes on
+// the channel.
+func getAsync(c *http.Client, url string) <-chan answer {
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- answer{resp.StatusCode, resp.Proto, string(b), err}
+	}()
+	return done
 }
 
 // client is the HTTP client for plain TCP servers.

@@ -133,26 +133,11 @@ func TestHTTP3Graceful(t *testing.T) {
 	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Roots}}
 	defer tr.Close()
 	c := &http.Client{Transport: tr, Timeout: timeout}
-	type answer struct {
-		status int
-		proto  string
-		err    error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		resp, err := c.Get(s.url(t) + "/?sleep=0.5")
-		if err != nil {
-			done <- answer{err: err}
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		done <- answer{resp.StatusCode, resp.Proto, nil}
-	}()
+	done := getAsync(c, s.url(t)+"/?sleep=0.5")
 	s.waitLog(t, "pid_app: in the app, sleeping", 1)
 	s.terminate(t)
-	if a := <-done; a.err != nil || a.status != 200 || a.proto != "HTTP/3.0" {
-		t.Errorf("the request in flight: %d %s %v, want 200 over HTTP/3", a.status, a.proto, a.err)
+	if a := <-done; a.err != nil || a.code != 200 || a.proto != "HTTP/3.0" {
+		t.Errorf("the request in flight: %d %s %v, want 200 over HTTP/3", a.code, a.proto, a.err)
 	}
 	if code := s.wait(t); code != 0 {
 		t.Errorf("exit code %d", code)

@@ -83,10 +83,7 @@ func TestHTTP2(t *testing.T) {
 		var accessLines syncBuffer
 		// The response header atom reads the app's headers after the
 		// gateway is done with them: the transport must have copied them.
-		access, err := accesslog.New(&accessLines, accesslog.DefaultFormat+` %({content-type}o)s`)
-		if err != nil {
-			t.Fatal(err)
-		}
+		access := accessLog(t, &accessLines, accesslog.DefaultFormat+` %({content-type}o)s`)
 		s := start(t, app, func(st *setup) { st.srv.Access = access })
 		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)

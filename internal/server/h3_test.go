@@ -20,10 +20,7 @@ func withHTTP3(s *setup) { s.srv.HTTP3 = true }
 func TestHTTP3(t *testing.T) {
 	cert, pool := testCert(t)
 	var accessLines syncBuffer
-	access, err := accesslog.New(&accessLines, accesslog.DefaultFormat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	access := accessLog(t, &accessLines, accesslog.DefaultFormat)
 	s := start(t, "h2_app:app", withTLS(cert), withHTTP3, func(st *setup) { st.srv.Access = access })
 	base := "https://" + s.Addr
 	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
@@ -58,10 +55,7 @@ func TestHTTP3(t *testing.T) {
 func TestAppTimeoutHTTP3(t *testing.T) {
 	cert, pool := testCert(t)
 	var accessLines syncBuffer
-	access, err := accesslog.New(&accessLines, accesslog.DefaultFormat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	access := accessLog(t, &accessLines, accesslog.DefaultFormat)
 	timedOut := make(chan struct{}, 1)
 	s := start(t, "pid_app:app", withThreads(2), withTLS(cert), withHTTP3, func(st *setup) {
 		st.gw.Timeout = 300 * time.Millisecond

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pogoserver/pogo/internal/accesslog"
 	"github.com/pogoserver/pogo/internal/cpython"
 	"github.com/pogoserver/pogo/internal/logging"
 	"github.com/pogoserver/pogo/internal/server"
@@ -157,6 +158,17 @@ func start(t testing.TB, spec string, opts ...func(*setup)) *testServer {
 	})
 	addr := ls[0].Addr().String()
 	return &testServer{Addr: addr, URL: "http://" + addr, GW: gw, logs: logs}
+}
+
+// accessLog is an access log into lines, in format, for a test server
+// (setup.srv.Access).
+func accessLog(t testing.TB, lines *syncBuffer, format string) *accesslog.Logger {
+	t.Helper()
+	access, err := accesslog.New(lines, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return access
 }
 
 func withThreads(n int) func(*setup) { return func(s *setup) { s.gw.Threads = n } }

@@ -57,10 +57,7 @@ func TestTimeouts(t *testing.T) {
 func TestAppTimeout(t *testing.T) {
 	timedOut := make(chan struct{}, 4)
 	var accessLines syncBuffer
-	access, err := accesslog.New(&accessLines, accesslog.DefaultFormat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	access := accessLog(t, &accessLines, accesslog.DefaultFormat)
 	rec := new(metrics.Recorder)
 	s := start(t, "pid_app:app", withThreads(3), func(st *setup) {
 		st.gw.Timeout = 500 * time.Millisecond
