@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything pogo's build and tests need on a fresh machine:
 # - checks for Go and a python3 built with a shared libpython;
+# - installs from Debian's packages the programs the tests run beside pogo:
+#   lighttpd (a CGI host, for pogo --cgi) and chromium (a browser engine, for
+#   --debug's pages), with apt-get update only if the first try fails;
 # - creates the project virtualenv .venv (with $PYTHON, default python3) and
 #   installs the pinned test requirements into it.
 # Safe to run again: it only does what is missing.
@@ -27,4 +30,17 @@ sum=$(sha256sum requirements-test.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	echo "$sum" >"$stamp"
+fi
+
+need=()
+[ -x /usr/sbin/lighttpd ] || need+=(lighttpd)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+	sudo=
+	[ "$(id -u)" = 0 ] || sudo="sudo -n"
+	echo "setup: installing ${need[*]} (Debian packages)"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
+		{ $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; } ||
+		die "cannot install ${need[*]} with apt-get"
 fi

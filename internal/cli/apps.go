@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/pogoserver/pogo/internal/config"
@@ -31,16 +33,41 @@ func specs(cfg *config.Config) []string {
 }
 
 // loadApps imports every app of cfg on t. The error names the spec.
-func loadApps(t *cpython.Thread, cfg *config.Config, multiprocess bool) ([]*cpython.App, error) {
+func loadApps(t *cpython.Thread, cfg *config.Config, mode cpython.Mode) ([]*cpython.App, error) {
 	var apps []*cpython.App
 	for _, spec := range specs(cfg) {
-		app, err := t.Load(spec, multiprocess)
+		app, err := t.Load(spec, mode)
 		if err != nil {
 			return nil, fmt.Errorf("cannot load app %q: %w", describe(spec), err)
 		}
 		apps = append(apps, app)
 	}
 	return apps, nil
+}
+
+// loadFailed is loadApps for apps that failed to load on t: a stand-in
+// for each that answers every request with a 500 and the debug page of
+// the failure.
+func loadFailed(t *cpython.Thread, cfg *config.Config, mode cpython.Mode) ([]*cpython.App, error) {
+	var apps []*cpython.App
+	for _, spec := range specs(cfg) {
+		app, err := t.Load("failed:"+describe(spec), mode)
+		if err != nil {
+			return nil, err
+		}
+		apps = append(apps, app)
+	}
+	return apps, nil
+}
+
+// logLoadError logs why the apps did not load, with the traceback.
+func logLoadError(log *slog.Logger, err error) {
+	var pe *cpython.Error
+	if errors.As(err, &pe) && pe.Traceback != "" {
+		log.Error(err.Error()+"; serving its error page until the next edit", "traceback", pe.Traceback)
+		return
+	}
+	log.Error(err.Error() + "; serving its error page until the next edit")
 }
 
 // routes builds the routing table of cfg over the apps as specs lists

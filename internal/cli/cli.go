@@ -81,6 +81,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if cfg.CGI {
+		code, err := runCGI(&cfg, main, os.Stdin, stdout, stderr)
+		if err != nil {
+			printError(stderr, err)
+		}
+		return code
+	}
 	if cfg.Daemon && os.Getenv(envDaemon) == "" {
 		if err := daemonize(args, &cfg); err != nil {
 			printError(stderr, err)
@@ -156,6 +163,11 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 			log.Info(l)
 		}
 	}
+	if worker == nil && cfg.Debug && !cfg.DebugAllowRemote {
+		if err := debugBinds(cfg.Binds); err != nil {
+			return exitUsage, err
+		}
+	}
 	if cfg.Umask >= 0 {
 		syscall.Umask(cfg.Umask)
 	}
@@ -163,6 +175,13 @@ func run(ctx context.Context, sigs <-chan os.Signal, args []string, cfg *config.
 	os.Unsetenv("LISTEN_PID")
 	os.Unsetenv("LISTEN_FDS")
 	os.Unsetenv("LISTEN_FDNAMES")
+	if cfg.Debug && !slices.ContainsFunc(cfg.Env, func(kv string) bool { return strings.HasPrefix(kv, "FLASK_DEBUG=") }) {
+		if _, set := os.LookupEnv("FLASK_DEBUG"); !set {
+			// Flask then lets its exceptions through to the debug page,
+			// as flask --debug run does to Werkzeug's debugger.
+			cfg.Env = append(cfg.Env, "FLASK_DEBUG=1")
+		}
+	}
 	for _, kv := range cfg.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
@@ -361,6 +380,7 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 		SpoolMax:          cfg.SpoolMax,
 		Software:          "pogo/" + version,
 		Log:               log,
+		Debug:             cfg.Debug,
 		Timeout:           cfg.Timeout,
 		Traceback: func(ident uint64) (tb string, err error) {
 			main.Do(func(t *cpython.Thread) { tb, err = t.Traceback(ident) })
@@ -579,6 +599,21 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	return exitCode, nil
 }
 
+// debugBinds refuses --debug on a bind that another machine can reach:
+// its clients would see the app's tracebacks, locals and environ.
+func debugBinds(binds []string) error {
+	for _, b := range binds {
+		local, err := server.Loopback(b)
+		if err != nil {
+			return err
+		}
+		if !local {
+			return fmt.Errorf("--debug shows tracebacks to every client, and %s is reachable from other machines: bind a loopback address (127.0.0.1), or add --debug-allow-remote", b)
+		}
+	}
+	return nil
+}
+
 // logHandler is pogo's handler under log, if it is one.
 func logHandler(log *slog.Logger) (*logging.Handler, bool) {
 	switch h := log.Handler().(type) {
@@ -669,7 +704,21 @@ func startPython(cfg *config.Config, main *cpython.Main, errw io.Writer, pw *pyt
 			return nil, nil, exitError, err
 		}
 	}
-	main.Do(func(t *cpython.Thread) { apps, err = loadApps(t, cfg, w != nil) })
+	mode := cpython.Threaded
+	switch {
+	case cfg.CGI:
+		mode = cpython.RunOnce
+	case w != nil:
+		mode = cpython.Multiprocess
+	}
+	main.Do(func(t *cpython.Thread) { apps, err = loadApps(t, cfg, mode) })
+	if err != nil && cfg.Debug && cfg.Reload && w != nil {
+		// Development: until an edit reloads the workers, every request
+		// gets the page of why the app did not import, where there would
+		// be no worker to answer, or the code from before the edit.
+		logLoadError(pw.log, err)
+		main.Do(func(t *cpython.Thread) { apps, err = loadFailed(t, cfg, mode) })
+	}
 	if err != nil {
 		return nil, nil, exitAppLoad, err
 	}

@@ -73,6 +73,17 @@ var flags = []flag{
 		func(c *config.Config, _ string) error { c.Reload = true; return nil }},
 	{[]string{"--reload-extra-file"}, "FILE", "also restart workers when FILE changes (repeatable)",
 		func(c *config.Config, v string) error { c.ReloadExtraFiles = append(c.ReloadExtraFiles, v); return nil }},
+	{[]string{"--dev"}, "", "development: --reload, --debug, --access-logfile - and --log-level debug",
+		func(c *config.Config, _ string) error {
+			c.Reload, c.Debug, c.AccessLogFile, c.LogLevel = true, true, "-", "debug"
+			return nil
+		}},
+	{[]string{"--debug"}, "", "answer an app's exception with a page of its traceback, locals and request (loopback binds only)",
+		func(c *config.Config, _ string) error { c.Debug = true; return nil }},
+	{[]string{"--debug-allow-remote"}, "", "allow --debug on binds other clients can reach: they see your tracebacks",
+		func(c *config.Config, _ string) error { c.DebugAllowRemote = true; return nil }},
+	{[]string{"--cgi"}, "", "serve one request from a CGI host (RFC 3875): the CGI environment and stdin in, the response on stdout",
+		func(c *config.Config, _ string) error { c.CGI = true; return nil }},
 	{[]string{"--metrics-bind"}, "ADDRESS", "serve /metrics (Prometheus), /healthz and /readyz on ADDRESS",
 		strFlag(func(c *config.Config) *string { return &c.MetricsBind })},
 	{[]string{"-p", "--pid"}, "FILE", "write the server's pid (the master's) to FILE",

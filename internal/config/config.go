@@ -126,6 +126,15 @@ type Config struct {
 	// ReloadExtraFiles changes: for development. Implies a master.
 	Reload           bool
 	ReloadExtraFiles []string
+	// Debug answers an exception before the response started with a
+	// page of its traceback (frames, source lines, locals) and the
+	// request, instead of a bare 500; with Reload, an app that fails to
+	// import after an edit is a page of that error until the next edit.
+	// Refused on a bind that is not loopback unless DebugAllowRemote.
+	Debug, DebugAllowRemote bool
+	// CGI serves exactly one request from the CGI/1.1 environment and
+	// stdin, and writes the CGI response to stdout (RFC 3875).
+	CGI bool
 	// CPUAffinity binds each worker to one CPU, round robin.
 	CPUAffinity bool
 	// MetricsBind, if set, is an address (as in Binds) serving /metrics

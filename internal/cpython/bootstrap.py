@@ -29,12 +29,28 @@ def _literal(node):
         raise AppError("failed to parse %r: factory arguments must be literals" % ast.dump(node)) from None
 
 
+_load_error = None  # the exception of the last load that failed
+
+
 def load(spec):
     """Import MODULE:CALLABLE or MODULE:factory(args) and return the callable.
 
     "paste:" followed by JSON {"path", "name", "vars"} loads the app of a
-    PasteDeploy config file instead (pogo development.ini).
+    PasteDeploy config file instead (pogo development.ini). "failed:SPEC"
+    is the stand-in for SPEC after its load failed: an app that answers
+    with the page of that failure (debugpage.py).
     """
+    global _load_error
+    if spec.startswith("failed:"):
+        return _LoadFailed(spec[len("failed:"):], _load_error)  # noqa: F821 (debugpage.py)
+    try:
+        return _load(spec)
+    except BaseException as e:
+        _load_error = e
+        raise
+
+
+def _load(spec):
     if spec.startswith("paste:"):
         return _load_paste(**json.loads(spec[len("paste:"):]))
     module, sep, expr = spec.partition(":")

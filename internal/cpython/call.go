@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/cgo"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -193,6 +194,12 @@ func (c *Call) result(scratch []byte) Result {
 		r.Traceback = C.GoStringN(res.err, C.int(res.err_len))
 		C.free(unsafe.Pointer(res.err))
 		res.err = nil
+	}
+	if res.page != nil {
+		page := C.GoStringN(res.page, C.int(res.page_len))
+		r.PageType, r.Page, _ = strings.Cut(page, "\x00")
+		C.free(unsafe.Pointer(res.page))
+		res.page = nil
 	}
 	return r
 }

@@ -20,8 +20,8 @@ import (
 	"unsafe"
 )
 
-// bootstrap is the body of module _pogo: loading apps, and reading
-// gunicorn config files and calling their hooks.
+// bootstrap is the body of module _pogo: loading apps, reading gunicorn
+// config files and calling their hooks, and rendering debug pages.
 //
 //go:embed bootstrap.py
 var bootstrapPy string
@@ -29,7 +29,10 @@ var bootstrapPy string
 //go:embed gunicorn.py
 var gunicornPy string
 
-var bootstrap = bootstrapPy + gunicornPy
+//go:embed debugpage.py
+var debugPagePy string
+
+var bootstrap = bootstrapPy + gunicornPy + debugPagePy
 
 // errorsOut receives what the app writes to wsgi.errors. Set by Start,
 // and by SetErrors before requests run.
@@ -101,6 +104,7 @@ const (
 	HTTPS    Flags = C.POGO_HTTPS     // wsgi.url_scheme "https"
 	MoreBody Flags = C.POGO_MORE_BODY // body passed to Call is only the start
 	CPUTime  Flags = C.POGO_CPU_TIME  // measure the call's CPU and preempted time (Timing)
+	Debug    Flags = C.POGO_DEBUG     // an ErrorBeforeHeaders comes with a debug page (Result.Page)
 )
 
 // Thread is Python's main thread (from Start): bound to the OS thread that
@@ -302,17 +306,23 @@ func (t *Thread) SetEnviron(env map[string]string) error {
 	return t.exec("set_environ", string(arg))
 }
 
+// Mode is how an app is served, as its environ's wsgi.multithread,
+// wsgi.multiprocess and wsgi.run_once tell it.
+type Mode int
+
+const (
+	Threaded     Mode = C.POGO_THREADS   // threads in one process
+	Multiprocess Mode = C.POGO_PROCESSES // threads in each of several processes
+	RunOnce      Mode = C.POGO_RUN_ONCE  // one request in this process (CGI)
+)
+
 // Load imports the app named by spec (MODULE:CALLABLE or
-// MODULE:factory(args)). multiprocess sets wsgi.multiprocess.
-func (t *Thread) Load(spec string, multiprocess bool) (*App, error) {
+// MODULE:factory(args)), to be served in mode.
+func (t *Thread) Load(spec string, mode Mode) (*App, error) {
 	cspec := C.CString(spec)
 	defer C.free(unsafe.Pointer(cspec))
-	mp := C.int(0)
-	if multiprocess {
-		mp = 1
-	}
 	var cerr *C.char
-	app := C.pogo_load(t.c, cspec, mp, &cerr)
+	app := C.pogo_load(t.c, cspec, C.int(mode), &cerr)
 	if app == nil {
 		return nil, pyError("", cerr)
 	}
@@ -325,11 +335,15 @@ func (t *Thread) Load(spec string, multiprocess bool) (*App, error) {
 type Result struct {
 	Kind      Kind
 	Traceback string // for the error kinds
-	head      unsafe.Pointer
-	headLen   int
-	body      unsafe.Pointer
-	bodyLen   int
-	c         uint8 // bit 0: head is C memory, bit 1: body is
+	// PageType and Page are the debug page of an ErrorBeforeHeaders in
+	// a Debug call: its Content-Type and body ("" if it could not be
+	// rendered).
+	PageType, Page string
+	head           unsafe.Pointer
+	headLen        int
+	body           unsafe.Pointer
+	bodyLen        int
+	c              uint8 // bit 0: head is C memory, bit 1: body is
 
 	// Over is set when the app's body went past its own Content-Length:
 	// the excess was dropped, never handed to the Handler or kept in

@@ -371,6 +371,7 @@ typedef struct {
 	char *scratch;     /* the caller's buffer for a buffered response (pogo_call) */
 	size_t scratch_cap;
 	size_t scratch_used; /* the body's bytes at its start */
+	PyObject *environ; /* with POGO_DEBUG, the request's (borrowed), for the debug page */
 } Gate;
 
 static PyTypeObject GateType;
@@ -824,16 +825,16 @@ int pogo_gateway_init(PyObject *module)
 	return (k_input && k_scheme && s_http && s_https) ? 0 : -1;
 }
 
-PyObject *pogo_base_environ(int multiprocess)
+PyObject *pogo_base_environ(int mode)
 {
 	PyObject *version = Py_BuildValue("(ii)", 1, 0);
 	if (version == NULL)
 		return NULL;
 	PyObject *d = Py_BuildValue("{sNsOsOsOsOsOsO}",
 	                            "wsgi.version", version,
-	                            "wsgi.multithread", Py_True,
-	                            "wsgi.multiprocess", multiprocess ? Py_True : Py_False,
-	                            "wsgi.run_once", Py_False,
+	                            "wsgi.multithread", mode == POGO_RUN_ONCE ? Py_False : Py_True,
+	                            "wsgi.multiprocess", mode == POGO_THREADS ? Py_False : Py_True,
+	                            "wsgi.run_once", mode == POGO_RUN_ONCE ? Py_True : Py_False,
 	                            "wsgi.errors", pogo_errors_obj,
 	                            "wsgi.file_wrapper", (PyObject *)&FileWrapperType,
 	                            "wsgi.input_terminated", Py_True);
@@ -920,6 +921,32 @@ static int decode_env(PyObject *env, const char *p, size_t len)
 	return 0;
 }
 
+/* debug_page renders the pending exception, which stays pending, as the
+ * debug page of the request (_pogo.debug_page) into out->page. */
+static void debug_page(Gate *g, pogo_result *out)
+{
+	PyObject *type, *value, *tb;
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (tb != NULL && value != NULL)
+		PyException_SetTraceback(value, tb);
+	PyObject *r = PyObject_CallMethod(pogo_module, "debug_page", "OO", g->environ, value ? value : Py_None);
+	const char *ctype, *body;
+	Py_ssize_t clen, blen;
+	if (r != NULL && PyArg_ParseTuple(r, "s#y#", &ctype, &clen, &body, &blen)) {
+		out->page_len = (size_t)clen + 1 + (size_t)blen;
+		if ((out->page = malloc(out->page_len)) == NULL)
+			abort();
+		memcpy(out->page, ctype, (size_t)clen);
+		out->page[clen] = '\0';
+		memcpy(out->page + clen + 1, body, (size_t)blen);
+	} else {
+		PyErr_WriteUnraisable(pogo_module); /* the page's own failure, on wsgi.errors' stream */
+	}
+	Py_XDECREF(r);
+	PyErr_Restore(type, value, tb);
+}
+
 /* fail records the pending exception in out. */
 static void fail(Gate *g, pogo_result *out)
 {
@@ -928,6 +955,8 @@ static void fail(Gate *g, pogo_result *out)
 		out->kind = POGO_GONE;
 		return;
 	}
+	if (g->environ != NULL && !g->sent && out->err == NULL && out->page == NULL)
+		debug_page(g, out);
 	size_t n;
 	char *text = pogo_format_exception(&n);
 	if (out->err == NULL) {
@@ -1155,6 +1184,7 @@ static Gate *take_gate(pogo_thread *t)
 static void release_gate(pogo_thread *t, Gate *g)
 {
 	g->active = 0;
+	g->environ = NULL;
 	g->scratch = NULL; /* Go's: not kept past the call */
 	g->scratch_cap = 0;
 	free(g->head);
@@ -1255,6 +1285,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	g->scratch = scratch;
 	g->scratch_cap = scratch_cap;
 	g->scratch_used = 0;
+	g->environ = NULL;
 	environ = PyDict_Copy(app->base);
 	if (environ == NULL)
 		goto internal;
@@ -1275,6 +1306,8 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	    PyDict_SetItem(environ, k_scheme, (flags & POGO_HTTPS) ? s_https : s_http) < 0)
 		goto internal;
 
+	if (flags & POGO_DEBUG)
+		g->environ = environ;
 	PyObject *args[2] = {environ, (PyObject *)g};
 	PyObject *result = PyObject_Vectorcall(app->callable, args, 2, NULL);
 	if (result == NULL) {

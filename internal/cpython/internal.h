@@ -91,7 +91,7 @@ void pogo_sched_close(void);
 
 /* gateway.c */
 int pogo_gateway_init(PyObject *module);
-PyObject *pogo_base_environ(int multiprocess);
+PyObject *pogo_base_environ(int mode);
 
 /* interp.c: with the GIL held and an exception set, clear it and return its
  * formatted traceback (malloc'd UTF-8), or a fallback message. */

@@ -300,7 +300,7 @@ char *pogo_exec_str(pogo_thread *t, const char *func, const char *arg, char **er
 	return out;
 }
 
-pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **err)
+pogo_app *pogo_load(pogo_thread *t, const char *spec, int mode, char **err)
 {
 	PyEval_RestoreThread(t->ts);
 	pogo_go_side = 0;
@@ -310,7 +310,7 @@ pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **e
 		*err = setup_error();
 		goto out;
 	}
-	PyObject *base = pogo_base_environ(multiprocess);
+	PyObject *base = pogo_base_environ(mode);
 	if (base == NULL) {
 		Py_DECREF(callable);
 		*err = setup_error();

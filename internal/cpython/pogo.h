@@ -46,6 +46,7 @@ enum {
 	POGO_HTTPS = 2,     /* wsgi.url_scheme is "https" */
 	POGO_MORE_BODY = 4, /* body holds only the start; read the rest via pogoRead */
 	POGO_CPU_TIME = 8,  /* measure the call's CPU and preempted time (pogo_result.cpu_ns) */
+	POGO_DEBUG = 16,    /* an exception before the head was sent renders a debug page (pogo_result.page) */
 };
 
 /* pogo_result.kind */
@@ -73,6 +74,11 @@ typedef struct {
 	size_t body_len;
 	char *err;
 	size_t err_len;
+	/* With POGO_DEBUG, for POGO_ERROR_BEFORE: the debug page of the
+	 * exception, "CONTENT-TYPE\0BODY", malloc'd; NULL if it could not be
+	 * rendered. */
+	char *page;
+	size_t page_len;
 	/* The app's Content-Length bounds the body on every path: no more
 	 * than it is handed to Go (pogoWrite, pogoSendFile, body), and the
 	 * response iterable is not iterated further once it is reached. over
@@ -133,12 +139,20 @@ int pogo_exec(pogo_thread *t, const char *func, const char *arg, char **err);
  */
 char *pogo_exec_str(pogo_thread *t, const char *func, const char *arg, char **err);
 
+/* pogo_load modes: how the app is served, as wsgi.multithread,
+ * wsgi.multiprocess and wsgi.run_once tell it. */
+enum {
+	POGO_THREADS = 0,   /* threads in one process */
+	POGO_PROCESSES = 1, /* threads in each of several processes */
+	POGO_RUN_ONCE = 2,  /* one request in this process (CGI) */
+};
+
 /*
  * pogo_load imports the app named by spec ("module:callable",
- * "module:factory(args)") and builds its base environ. multiprocess sets
- * wsgi.multiprocess. On failure returns NULL with *err set as pogo_exec.
+ * "module:factory(args)") and builds its base environ for mode. On failure
+ * returns NULL with *err set as pogo_exec.
  */
-pogo_app *pogo_load(pogo_thread *t, const char *spec, int multiprocess, char **err);
+pogo_app *pogo_load(pogo_thread *t, const char *spec, int mode, char **err);
 
 /*
  * pogo_call runs one request. env is the encoded environ: a sequence of

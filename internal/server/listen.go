@@ -97,6 +97,39 @@ func listenFD(bind string) (net.Listener, error) {
 	return l, nil
 }
 
+// Loopback reports whether only this machine can reach bind (an address
+// as Listen takes it): a loopback address, a unix socket, or an inherited
+// socket bound to either.
+func Loopback(bind string) (bool, error) {
+	if strings.HasPrefix(bind, "unix:") {
+		return true, nil
+	}
+	if n, ok := strings.CutPrefix(bind, "fd://"); ok {
+		fd, err := strconv.Atoi(n)
+		if err != nil {
+			return false, fmt.Errorf("server: invalid bind address %q: want fd://N, N >= 3", bind)
+		}
+		sa, err := syscall.Getsockname(fd)
+		if err != nil {
+			return false, fmt.Errorf("server: %s: %w", bind, err)
+		}
+		switch sa := sa.(type) {
+		case *syscall.SockaddrInet4:
+			return net.IP(sa.Addr[:]).IsLoopback(), nil
+		case *syscall.SockaddrInet6:
+			return net.IP(sa.Addr[:]).IsLoopback(), nil
+		case *syscall.SockaddrUnix:
+			return true, nil
+		}
+		return false, nil
+	}
+	addr, err := resolveTCP(bind)
+	if err != nil {
+		return false, err
+	}
+	return addr.IP.IsLoopback(), nil
+}
+
 // resolveTCP parses a TCP bind address the way gunicorn does.
 func resolveTCP(bind string) (*net.TCPAddr, error) {
 	host, port, err := net.SplitHostPort(bind)

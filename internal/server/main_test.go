@@ -69,7 +69,7 @@ func loadApp(t testing.TB, spec string) *cpython.App {
 	}
 	var app *cpython.App
 	var err error
-	py.Do(func(th *cpython.Thread) { app, err = th.Load(spec, false) })
+	py.Do(func(th *cpython.Thread) { app, err = th.Load(spec, cpython.Threaded) })
 	if err != nil {
 		var pe *cpython.Error
 		if ok := asPyError(err, &pe); ok {

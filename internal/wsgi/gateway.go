@@ -74,6 +74,12 @@ type Options struct {
 	Traceback func(ident uint64) (string, error)
 	// OnTimeout, if set, is called once a request has timed out.
 	OnTimeout func()
+	// Debug answers an app's failure before its response started with
+	// a debug page instead of a bare 500: the exception's traceback with
+	// each frame's source lines and locals, and the request, as HTML for
+	// a browser (Accept: text/html) and as text for anything else. For
+	// development only: the page shows the app's secrets to the client.
+	Debug bool
 	// OnAppExit, if set, is called once, with the code, after the app
 	// has called os._exit in a request: that request ended with a
 	// SystemExit (a 500), and the process should end with code once its
@@ -326,6 +332,9 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	}
 	if req.TLS {
 		c.flags |= cpython.HTTPS
+	}
+	if g.opts.Debug {
+		c.flags |= cpython.Debug
 	}
 	if contentLength == 0 && !seen(req.Header, "Content-Length") {
 		contentLength = -1 // no body and no header: no CONTENT_LENGTH, as in CGI
@@ -627,7 +636,7 @@ func (g *Gateway) finish(c *call) error {
 		h, err := c.parseHead(res.Head())
 		if err != nil {
 			g.appError(c, err.Error()+"\n")
-			return c.writeError(500)
+			return g.fail(c, "", "", err.Error()+"\n")
 		}
 		body := res.Body()
 		short := false
@@ -680,7 +689,7 @@ func (g *Gateway) finish(c *call) error {
 		return nil
 	case cpython.ErrorBeforeHeaders:
 		g.appError(c, res.Traceback)
-		return c.writeError(500)
+		return g.fail(c, res.PageType, res.Page, res.Traceback)
 	case cpython.ErrorAfterHeaders:
 		if res.Over || c.over {
 			g.warnOver(c)
@@ -692,7 +701,7 @@ func (g *Gateway) finish(c *call) error {
 			// A bad head from the app surfaced at the first write.
 			g.appError(c, c.werr.Error()+"\n")
 			if !c.sent {
-				return c.writeError(500)
+				return g.fail(c, "", "", c.werr.Error()+"\n")
 			}
 			return ErrAborted
 		}
@@ -740,13 +749,30 @@ func (c *call) bound(n int64, quiet bool) int64 {
 	return n
 }
 
+// fail answers for an app that failed before its response started: 500,
+// and with Options.Debug the debug page ctype, page if C rendered one,
+// else the error as text.
+func (g *Gateway) fail(c *call, ctype, page, traceback string) error {
+	if !g.opts.Debug {
+		return c.writeError(500)
+	}
+	if page == "" {
+		ctype, page = "text/plain; charset=utf-8", "500 Internal Server Error\n\n"+traceback
+	}
+	return c.writePage(500, []byte(page), Field{"Content-Type", ctype}, Field{"Cache-Control", "no-store"})
+}
+
 // writeError answers with a short plain-text error page.
 func (c *call) writeError(status int) error {
-	body := []byte(strconv.Itoa(status) + " " + statusText(status) + "\n")
+	return c.writePage(status, []byte(strconv.Itoa(status)+" "+statusText(status)+"\n"), Field{"Content-Type", "text/plain; charset=utf-8"})
+}
+
+// writePage answers with status, body and header.
+func (c *call) writePage(status int, body []byte, header ...Field) error {
 	h := ResponseHead{
 		Status:        status,
 		Reason:        statusText(status),
-		Header:        []Field{{"Content-Type", "text/plain; charset=utf-8"}},
+		Header:        header,
 		ContentLength: int64(len(body)),
 		Whole:         true,
 	}
