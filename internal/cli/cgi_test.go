@@ -278,6 +278,15 @@ cgi.assign = (".cgi" => "")
 	return "http://" + addr, stderr
 }
 
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // exchange is what the CGI host comparison looks at in a response.
@@ -321,11 +330,13 @@ func do(t *testing.T, method, url, ctype, body string, header ...string) exchang
 // at the script's path so that SCRIPT_NAME and PATH_INFO agree.
 func TestCGIHost(t *testing.T) {
 	t.Parallel()
-	venv := frameworkVenv(t, "flask")
+	venv := frameworkVenv(t, "flask", "pyramid", "paste.deploy")
 	frameworks := filepath.Join(rootDir, "testdata", "frameworks")
+	pyramid := filepath.Join(rootDir, "testdata", "pyramid")
 	host, hostLog := lighttpd(t, map[string][]string{
-		"app.cgi":   {"--chdir", cliDir, "cgi_app:app"},
-		"flask.cgi": {"--venv", venv, "--chdir", frameworks, "flask_app:app"},
+		"app.cgi":     {"--chdir", cliDir, "cgi_app:app"},
+		"flask.cgi":   {"--venv", venv, "--chdir", frameworks, "flask_app:app"},
+		"pyramid.cgi": {"--venv", venv, "--chdir", pyramid, filepath.Join(pyramid, "development.ini"), "http_port=cgi"},
 	})
 	plain := start(t, pogo("-b", "127.0.0.1:0", "--chdir", cliDir, "--root-path", "/app.cgi", "cgi_app:app"))
 	flask := start(t, pogo("-b", "127.0.0.1:0", "--venv", venv, "--chdir", frameworks, "--root-path", "/flask.cgi", "flask_app:app"))
@@ -365,6 +376,17 @@ func TestCGIHost(t *testing.T) {
 			}
 		})
 	}
+	t.Run("PasteDeploy file", func(t *testing.T) {
+		// development.ini's urlmap composite and filter pipeline, with
+		// its [server:main] left to the CGI host.
+		resp, body := roundTrip(t, mustRequest(t, "GET", host+"/pyramid.cgi/"))
+		if resp.StatusCode != 200 || !strings.Contains(body, `"greeting": "hello from `+pyramid+`"`) || resp.Header.Get("X-Stamp") != "port-cgi" {
+			t.Errorf("/: %d %s, X-Stamp %q", resp.StatusCode, body, resp.Header.Get("X-Stamp"))
+		}
+		if code, body := get(t, client, host+"/pyramid.cgi/admin/users"); code != 200 || body != "Admin SCRIPT_NAME=/pyramid.cgi/admin PATH_INFO=/users" {
+			t.Errorf("/admin/users: %d %q", code, body)
+		}
+	})
 	t.Run("each chunk as it comes", func(t *testing.T) {
 		// The app yields its second chunk only once the client has read
 		// the first: pogo --cgi flushed it to the host.

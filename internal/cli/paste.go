@@ -33,6 +33,9 @@ func applyPaste(cfg *config.Config, set map[string]bool) error {
 	cfg.Paste = f.Path
 	spec, _ := json.Marshal(map[string]any{"path": f.Path, "name": cfg.PasteApp, "vars": cfg.PasteVars})
 	cfg.App = pastePrefix + string(spec)
+	if cfg.CGI && !set["--server-name"] {
+		return nil // the CGI host is the server
+	}
 
 	conf, ok, err := f.Server(cfg.PasteServer)
 	switch {
