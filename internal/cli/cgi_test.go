@@ -104,67 +104,43 @@ func TestCGI(t *testing.T) {
 		}
 	})
 
-	t.Run("streamed, write() and close()", func(t *testing.T) {
-		r := cgi(t, append(cgiGET, "PATH_INFO=/stream"), "", "cgi_app:app")
-		head, body := cgiResponse(t, r.stdout)
-		if r.code != 0 || head["Status"] != "200 OK" || body != "written first\none\ntwo\nthree\n" {
-			t.Errorf("exit %d, %q", r.code, r.stdout)
-		}
-		if _, ok := head["Content-Length"]; ok {
-			t.Errorf("a streamed response of unknown length has Content-Length: %q", r.stdout)
-		}
-		if !strings.Contains(r.stderr, "cgi_app: close() called") {
-			t.Errorf("close() was not called: stderr %q", r.stderr)
-		}
-	})
-
-	t.Run("exc_info", func(t *testing.T) {
-		r := cgi(t, append(cgiGET, "PATH_INFO=/exc_info"), "", "cgi_app:app")
-		head, body := cgiResponse(t, r.stdout)
-		if r.code != 0 || head["Status"] != "503 Service Unavailable" || body != "replaced\n" {
-			t.Errorf("exit %d, %q", r.code, r.stdout)
-		}
-	})
-
-	t.Run("app error", func(t *testing.T) {
-		r := cgi(t, append(cgiGET, "PATH_INFO=/error"), "", "cgi_app:app")
-		head, body := cgiResponse(t, r.stdout)
-		if r.code != 0 || head["Status"] != "500 Internal Server Error" || body != "500 Internal Server Error\n" {
-			t.Errorf("exit %d, %q; want a whole 500 response", r.code, r.stdout)
-		}
-		for _, want := range []string{"Traceback (most recent call last)", "cgi_app.py", "RuntimeError: cgi_app: failing on purpose"} {
-			if !strings.Contains(r.stderr, want) {
-				t.Errorf("stderr does not contain %q:\n%s", want, r.stderr)
-			}
-		}
-		if strings.Contains(r.stdout, "Traceback") {
-			t.Error("the traceback reached the response")
-		}
-	})
-
-	t.Run("error after the headers", func(t *testing.T) {
-		r := cgi(t, append(cgiGET, "PATH_INFO=/late-error"), "", "cgi_app:app")
-		head, body := cgiResponse(t, r.stdout)
-		if r.code != 1 || head["Status"] != "200 OK" || body != "partial\n" {
-			t.Errorf("exit %d, %q; want 1 and the response as far as it went", r.code, r.stdout)
-		}
-		if !strings.Contains(r.stderr, "RuntimeError: cgi_app: failing after the headers") {
-			t.Errorf("stderr does not have the traceback:\n%s", r.stderr)
-		}
-	})
-
-	t.Run("print", func(t *testing.T) {
+	for _, c := range []struct {
+		name, path string
+		code       int // pogo's exit code
+		status     string
+		body       string
+		stderr     []string
+	}{
+		{"streamed, write() and close()", "/stream", 0, "200 OK", "written first\none\ntwo\nthree\n", []string{"cgi_app: close() called"}},
+		{"exc_info", "/exc_info", 0, "503 Service Unavailable", "replaced\n", nil},
+		// A whole 500, the traceback on stderr only.
+		{"app error", "/error", 0, "500 Internal Server Error", "500 Internal Server Error\n",
+			[]string{"Traceback (most recent call last)", "cgi_app.py", "RuntimeError: cgi_app: failing on purpose"}},
+		// The response as far as it went, and exit 1.
+		{"error after the headers", "/late-error", 1, "200 OK", "partial\n", []string{"RuntimeError: cgi_app: failing after the headers"}},
 		// What the app prints goes to the host's error log, not into
 		// the response.
-		r := cgi(t, append(cgiGET, "PATH_INFO=/print"), "", "cgi_app:app")
-		head, body := cgiResponse(t, r.stdout)
-		if r.code != 0 || head["Status"] != "200 OK" || body != "not mixed with print\n" {
-			t.Errorf("exit %d, %q", r.code, r.stdout)
-		}
-		if !strings.Contains(r.stderr, "cgi_app: printed to stdout") {
-			t.Errorf("stderr %q does not have what the app printed", r.stderr)
-		}
-	})
+		{"print", "/print", 0, "200 OK", "not mixed with print\n", []string{"cgi_app: printed to stdout"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := cgi(t, append(cgiGET, "PATH_INFO="+c.path), "", "cgi_app:app")
+			head, body := cgiResponse(t, r.stdout)
+			if r.code != c.code || head["Status"] != c.status || body != c.body {
+				t.Errorf("exit %d, %q; want %d, Status %s and %q", r.code, r.stdout, c.code, c.status, c.body)
+			}
+			if _, ok := head["Content-Length"]; ok && c.path == "/stream" {
+				t.Errorf("a streamed response of unknown length has Content-Length: %q", r.stdout)
+			}
+			for _, want := range c.stderr {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr does not contain %q:\n%s", want, r.stderr)
+				}
+			}
+			if strings.Contains(r.stdout, "Traceback") {
+				t.Error("the traceback reached the response")
+			}
+		})
+	}
 
 	t.Run("unimportable app", func(t *testing.T) {
 		r := cgi(t, append(cgiGET, "PATH_INFO=/"), "", "no_such_module:app")
@@ -313,16 +289,8 @@ func do(t *testing.T, method, url, ctype, body string, header ...string) exchang
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return exchange{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), string(b)}
+	resp, b := roundTrip(t, noRedirects, req)
+	return exchange{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), b}
 }
 
 // TestCGIHost runs apps under lighttpd's mod_cgi through pogo --cgi and
@@ -379,7 +347,7 @@ func TestCGIHost(t *testing.T) {
 	t.Run("PasteDeploy file", func(t *testing.T) {
 		// development.ini's urlmap composite and filter pipeline, with
 		// its [server:main] left to the CGI host.
-		resp, body := roundTrip(t, mustRequest(t, "GET", host+"/pyramid.cgi/"))
+		resp, body := roundTrip(t, client, mustRequest(t, "GET", host+"/pyramid.cgi/"))
 		if resp.StatusCode != 200 || !strings.Contains(body, `"greeting": "hello from `+pyramid+`"`) || resp.Header.Get("X-Stamp") != "port-cgi" {
 			t.Errorf("/: %d %s, X-Stamp %q", resp.StatusCode, body, resp.Header.Get("X-Stamp"))
 		}

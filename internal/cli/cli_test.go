@@ -709,16 +709,27 @@ var client = &http.Client{Timeout: timeout}
 // get fetches url with c and returns the status and body.
 func get(t *testing.T, c *http.Client, url string) (int, string) {
 	t.Helper()
-	resp, err := c.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := roundTrip(t, c, req)
+	return resp.StatusCode, body
+}
+
+// roundTrip sends req with c and returns the response and its body.
+func roundTrip(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
 // oneLine checks that stderr is exactly one "pogo: error:" line containing

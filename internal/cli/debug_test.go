@@ -6,7 +6,6 @@ package cli_test
 // page of an app that no longer imports after an edit, until the next.
 
 import (
-	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -111,7 +110,7 @@ func TestDebugPage(t *testing.T) {
 			if accept != "" {
 				req.Header.Set("Accept", accept)
 			}
-			resp, body := roundTrip(t, req)
+			resp, body := roundTrip(t, client, req)
 			if resp.StatusCode != 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
 				resp.Header.Get("Cache-Control") != "no-store" {
 				t.Errorf("Accept %q: %d %s, want 500 text/plain, no-store", accept, resp.StatusCode, resp.Header)
@@ -144,7 +143,7 @@ func TestNoDebugPage(t *testing.T) {
 		for _, accept := range []string{"text/html", "*/*"} {
 			req, _ := http.NewRequest("GET", url, nil)
 			req.Header.Set("Accept", accept)
-			resp, body := roundTrip(t, req)
+			resp, body := roundTrip(t, client, req)
 			if resp.StatusCode != 500 {
 				t.Errorf("%s: %d, want 500", url, resp.StatusCode)
 			}
@@ -165,20 +164,6 @@ func TestNoDebugPage(t *testing.T) {
 	if page := text(doc); !strings.Contains(page, "flask_app.py") || !strings.Contains(page, "RuntimeError: intentional failure for differential test") {
 		t.Errorf("the Flask error page does not show the exception and its file:\n%s", page)
 	}
-}
-
-func roundTrip(t *testing.T, req *http.Request) (*http.Response, string) {
-	t.Helper()
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
 }
 
 // TestDebugBinds: debug pages only where only this machine can connect,
