@@ -209,8 +209,24 @@ func lighttpd(t *testing.T, scripts map[string][]string) (string, *syncBuffer) {
 			t.Fatal(err)
 		}
 	}
-	port := freePort(t)
-	conf := filepath.Join(t.TempDir(), "lighttpd.conf")
+	// The port is free when chosen; another process may take it before
+	// lighttpd binds it, and then lighttpd exits and another is tried.
+	for attempt := 1; ; attempt++ {
+		addr, stderr, err := startLighttpd(t, exe, root, freePort(t))
+		if err == nil {
+			return "http://" + addr, stderr
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startLighttpd runs lighttpd on port until the test ends, once its log
+// says it has started.
+func startLighttpd(t *testing.T, exe, root string, port int) (string, *syncBuffer, error) {
+	dir := t.TempDir()
+	conf, errorLog := filepath.Join(dir, "lighttpd.conf"), filepath.Join(dir, "error.log")
 	writeFile(t, conf, fmt.Sprintf(`server.document-root = %q
 server.bind = "127.0.0.1"
 server.port = %d
@@ -218,7 +234,7 @@ server.modules = ("mod_cgi")
 server.errorlog = %q
 server.stream-response-body = 2
 cgi.assign = (".cgi" => "")
-`, root, port, filepath.Join(root, "error.log")))
+`, root, port, errorLog))
 	cmd := exec.Command(exe, "-D", "-f", conf)
 	stderr := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
@@ -234,24 +250,21 @@ cgi.assign = (".cgi" => "")
 			t.Logf("lighttpd's stderr:\n%s", stderr.String())
 		}
 	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(timeout)
 	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
+		log, _ := os.ReadFile(errorLog)
+		if strings.Contains(string(log), "server started") {
+			return fmt.Sprintf("127.0.0.1:%d", port), stderr, nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("lighttpd exited: %s", stderr.String())
+			return "", nil, fmt.Errorf("lighttpd exited: %s%s", stderr.String(), log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("lighttpd does not listen on %s: %s", addr, stderr.String())
+			t.Fatalf("lighttpd has not started after %v: %s%s", timeout, stderr.String(), log)
 		}
 	}
-	return "http://" + addr, stderr
 }
 
 func mustRequest(t *testing.T, method, url string) *http.Request {
