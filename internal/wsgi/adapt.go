@@ -81,8 +81,10 @@ type stats struct {
 }
 
 // end counts a call that has ended, directly or on the pool. It reports
-// whether the call was measured, and if so whether it was a waiter.
-func (s *stats) end(tm *cpython.Timing, direct bool) (measured, waiter bool) {
+// whether the call was measured, and if so whether its path should go to
+// the pool: it was a waiter, or ran long. contended: pool calls were in
+// Python during the direct call.
+func (s *stats) end(tm *cpython.Timing, direct, contended bool) (measured, waits bool) {
 	s.calls.Add(1)
 	if direct {
 		s.direct.Add(1)
@@ -98,17 +100,30 @@ func (s *stats) end(tm *cpython.Timing, direct bool) (measured, waiter bool) {
 	// goroutine). Nor is the time handed off to Go: a write that waits
 	// for a P, or the GC. (A call that waits on a slow client for long
 	// shows as a long wait instead.)
-	ran := int64(max(tm.Wall-tm.Preempted-tm.Handoff, tm.CPU))
+	ran := max(tm.Wall-tm.Preempted-tm.Handoff, tm.CPU)
 	s.sampled.Add(1)
 	s.cpu.Add(int64(tm.CPU))
 	s.preempted.Add(int64(tm.Preempted))
-	s.wall.Add(ran)
-	if 2*int64(tm.CPU) < ran {
-		s.waiters.Add(1)
-		s.waitWall.Add(ran)
-		return true, true
+	s.wall.Add(int64(ran))
+	// A call that ran long is no more for the direct path than one that
+	// waited: the next calls of its path would queue behind it.
+	long := ran > firstLook
+	blocked := ran - tm.CPU
+	if blocked <= tm.CPU {
+		return true, long
 	}
-	return true, false
+	if direct && contended && blocked <= 4*tm.CPU && blocked <= time.Millisecond {
+		// A pool thread that wanted the GIL took it from the call for a
+		// while (CPython's switch interval): a wait of the pool's, not
+		// of this path. Counted as one, it sent a path that only runs
+		// to the pool, whose calls then took the GIL from the next
+		// direct ones: under -w 2, Flask /json flipped back and forth
+		// ten times in 30 s, with 160-480 ms stalls.
+		return true, long
+	}
+	s.waiters.Add(1)
+	s.waitWall.Add(int64(ran))
+	return true, true
 }
 
 // flipped counts a path moved to the pool (toPool) or back.
@@ -301,12 +316,14 @@ func (g *Gateway) longWaits(clock int64) int {
 		}
 		if c.look.seq != seq {
 			// The first look: where its CPU time stands. A direct call
-			// this long would hold up the direct path's next requests:
-			// those waiting go to the pool, and its path's next calls
-			// run on the pool.
-			if c.slot.Load() != slotNone {
+			// this long that waits would hold up the direct path's next
+			// requests: those waiting go to the pool, and its path's
+			// next calls run on the pool. (One that runs, or is
+			// preempted, or waits for the GIL, is judged at the next
+			// look: the pool would only add to the contention.)
+			if c.slot.Load() != slotNone && c.cc.Waits(g.pool) {
 				g.direct.divert()
-				if g.routes.observe(int(c.route.Load()), true) {
+				if g.routes.waited(int(c.route.Load())) {
 					g.stats.flipped(true)
 				}
 			}
@@ -326,7 +343,7 @@ func (g *Gateway) longWaits(clock int64) int {
 			c.look.waiting = 10*(cpu-c.look.cpu) < elapsed && g.ctl.demand < 0.5
 			c.look.tick, c.look.cpu = clock, cpu
 			// Long, waiting or not: its path's next calls go to the pool.
-			if g.routes.observe(int(c.route.Load()), true) {
+			if g.routes.waited(int(c.route.Load())) {
 				g.stats.flipped(true)
 			}
 		}

@@ -119,6 +119,11 @@ type Gateway struct {
 	routes  routes
 	stats   stats
 	served  atomic.Uint64  // requests admitted to Python
+	// pooled counts the pool's calls running, and pooledSeq those
+	// started: a direct call that saw either move may have had the GIL
+	// taken from it by them (stats.end).
+	pooled    atomic.Int64
+	pooledSeq atomic.Uint64
 	stuck   atomic.Int64   // timed-out calls still running
 	reports sync.WaitGroup // the watchdog and its timedOut calls, which Close waits for
 	done    chan struct{}  // closed by Close: stops the controller and the watchdog
@@ -392,20 +397,28 @@ func (g *Gateway) Serve(req *Request, w ResponseWriter) error {
 	}
 	c.began.Store(g.stats.clock.Load())
 	c.seq.Store(seq)
+	contended := false
 	if direct {
+		busy, started := g.pooled.Load(), g.pooledSeq.Load()
 		c.res, ran = c.cc.Direct(app, c, c.env, c.body, c.scratch, flags)
+		contended = busy > 0 || g.pooledSeq.Load() != started || g.pooled.Load() > 0
 	}
 	if !ran {
+		g.pooledSeq.Add(1)
+		g.pooled.Add(1)
 		c.res, err = c.cc.Pooled(g.pool, app, c, c.env, c.body, c.scratch, flags)
+		g.pooled.Add(-1)
 	}
 	c.readErr = c.cc.ReadErr()
 	c.res.Timing.Queue += waited
 	c.seq.Store(0)
-	if measured, waiter := g.stats.end(&c.res.Timing, ran); measured && !g.fixed {
-		// A call that ran long is no more for the direct path than one
-		// that waited: the next calls of its path would queue behind it.
-		if g.routes.observe(route, waiter || c.res.Timing.Wall > firstLook) {
-			g.stats.flipped(waiter || c.res.Timing.Wall > firstLook)
+	if measured, waits := g.stats.end(&c.res.Timing, ran, contended); measured && !g.fixed {
+		if g.routes.observe(route, waits) {
+			if debugAdapt {
+				fmt.Fprintf(os.Stderr, "adapt: %s to the pool: %v (direct %v, beside pool calls %v) %+v\n",
+					req.RequestURI, waits, ran, contended, c.res.Timing)
+			}
+			g.stats.flipped(waits)
 		}
 	}
 	if code, ok := cpython.ExitRequested(); ok && g.opts.OnAppExit != nil {
