@@ -334,7 +334,7 @@ func (t *Thread) Load(spec string, mode Mode) (*App, error) {
 // Release.
 type Result struct {
 	Kind      Kind
-	Traceback string // for the error kinds
+	Traceback string // for the error kinds, and a Buffered response whose close() failed
 	// PageType and Page are the debug page of an ErrorBeforeHeaders in
 	// a Debug call: its Content-Type and body ("" if it could not be
 	// rendered).

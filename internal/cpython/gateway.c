@@ -358,6 +358,7 @@ typedef struct {
 	size_t head_len;
 	int started;       /* start_response was called */
 	int sent;          /* head was handed to Go */
+	int whole;         /* the whole body was kept for a buffered response, before close() */
 	int head_only;     /* HEAD request: count body bytes, send none */
 	int gone;          /* the client went away */
 	int active;        /* cleared when the request ends */
@@ -955,14 +956,17 @@ static void fail(Gate *g, pogo_result *out)
 		out->kind = POGO_GONE;
 		return;
 	}
-	if (g->environ != NULL && !g->sent && out->err == NULL && out->page == NULL)
+	if (g->environ != NULL && !g->sent && !g->whole && out->err == NULL && out->page == NULL)
 		debug_page(g, out);
 	size_t n;
 	char *text = pogo_format_exception(&n);
 	if (out->err == NULL) {
 		out->err = text;
 		out->err_len = n;
-		out->kind = g->sent ? POGO_ERROR_AFTER : POGO_ERROR_BEFORE;
+		/* close() failing after the whole body was kept: the response
+		 * stands, as it would had it gone out before close(). */
+		if (!g->whole)
+			out->kind = g->sent ? POGO_ERROR_AFTER : POGO_ERROR_BEFORE;
 		return;
 	}
 	/* A second error (from close()): keep both tracebacks. */
@@ -1000,6 +1004,24 @@ static int no_start(void)
 	return -1;
 }
 
+/* The largest body of an iterable's one chunk kept as a buffered response
+ * (finish). */
+#define KEEP_MAX (1 << 20)
+
+/* body_buffer returns where a buffered body of n bytes goes: the scratch
+ * buffer if it fits, else malloc'd memory (Go frees it). */
+static char *body_buffer(Gate *g, size_t n)
+{
+	if (n <= g->scratch_cap) {
+		g->scratch_used = n; /* the head may follow it: see buffered() */
+		return g->scratch;
+	}
+	char *body = malloc(n);
+	if (body == NULL)
+		abort();
+	return body;
+}
+
 /* finish_sequence handles a list or tuple of bytes: one buffer, a known
  * length, and the Python thread free before the bytes hit the socket. */
 static int finish_sequence(Gate *g, PyObject *result, pogo_result *out)
@@ -1025,13 +1047,7 @@ static int finish_sequence(Gate *g, PyObject *result, pogo_result *out)
 	}
 	g->body_sent += (long long)total;
 	if (!g->head_only && total > 0) {
-		char *body;
-		if (total <= g->scratch_cap) {
-			body = g->scratch; /* the head may follow it: see buffered() */
-			g->scratch_used = total;
-		} else if ((body = malloc(total)) == NULL) {
-			abort();
-		}
+		char *body = body_buffer(g, total);
 		size_t off = 0;
 		for (Py_ssize_t i = 0; i < n && off < total; i++) {
 			size_t m = (size_t)PyBytes_GET_SIZE(items[i]);
@@ -1141,8 +1157,24 @@ static int finish(Gate *g, PyObject *result, pogo_result *out)
 		}
 		Py_ssize_t n = PyBytes_GET_SIZE(item);
 		int rc = 0;
-		if (n > 0)
-			rc = g->started ? send(g, PyBytes_AS_STRING(item), (size_t)n) : no_start();
+		if (n > 0 && !g->started) {
+			rc = no_start();
+		} else if (n > 0 && !g->sent && !g->head_only && g->clen > 0 && g->clen <= KEEP_MAX && n >= g->clen) {
+			/* The first chunk is all that Content-Length says there is
+			 * (Werkzeug's and Django's responses): kept as a buffered
+			 * response, like a list, so the call ends without a
+			 * hand-off to Go and the bytes go out after it. (A larger
+			 * body is sent from the bytes object, not copied.) */
+			size_t total = (size_t)g->clen;
+			if (n > g->clen && !g->quiet)
+				g->over = 1;
+			out->body = body_buffer(g, total);
+			memcpy(out->body, PyBytes_AS_STRING(item), total);
+			g->body_sent = g->clen;
+			g->whole = 1;
+		} else if (n > 0) {
+			rc = send(g, PyBytes_AS_STRING(item), (size_t)n);
+		}
 		Py_DECREF(item);
 		if (rc < 0)
 			break;
@@ -1276,7 +1308,7 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 	g->t = t;
 	g->head = NULL;
 	g->head_len = 0;
-	g->started = g->sent = g->gone = 0;
+	g->started = g->sent = g->whole = g->gone = 0;
 	g->head_only = (flags & POGO_HEAD) != 0;
 	g->active = 1;
 	g->clen = -1;

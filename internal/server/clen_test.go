@@ -66,6 +66,8 @@ func clenCases(t *testing.T) []clenCase {
 		{name: "generator longer", target: "/gen?n=10000&chunk=1000&cl=4500", want: d(4500), cl: 4500, warn: "yes"},
 		{name: "generator, Content-Length at a chunk's end", target: "/gen?n=10000&chunk=1000&cl=5000", want: d(5000), cl: 5000},
 		{name: "generator, one large chunk longer", target: "/gen?n=200000&chunk=200000&cl=100000", want: d(100000), cl: 100000, warn: "yes"},
+		{name: "generator, one chunk of Content-Length", target: "/gen?n=3000&chunk=3000&cl=3000", want: d(3000), cl: 3000, warn: "no"},
+		{name: "generator, one chunk longer", target: "/gen?n=3000&chunk=3000&cl=2000", want: d(2000), cl: 2000, warn: "yes"},
 		{name: "write longer", target: "/write?n=10000&chunk=1000&cl=4500", want: d(4500), cl: 4500, warn: "yes"},
 		{name: "write, one large chunk longer", target: "/write?n=200000&chunk=200000&cl=100000", want: d(100000), cl: 100000, warn: "yes"},
 		{name: "generator, Content-Length 0", target: "/gen?n=100&cl=0", want: nil, cl: 0},

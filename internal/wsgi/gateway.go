@@ -118,16 +118,16 @@ type Gateway struct {
 	waiting atomic.Int64
 	routes  routes
 	stats   stats
-	served  atomic.Uint64  // requests admitted to Python
+	served  atomic.Uint64 // requests admitted to Python
 	// pooled counts the pool's calls running, and pooledSeq those
 	// started: a direct call that saw either move may have had the GIL
 	// taken from it by them (stats.end).
 	pooled    atomic.Int64
 	pooledSeq atomic.Uint64
-	stuck   atomic.Int64   // timed-out calls still running
-	reports sync.WaitGroup // the watchdog and its timedOut calls, which Close waits for
-	done    chan struct{}  // closed by Close: stops the controller and the watchdog
-	ctl     controller     // owned by the control goroutine
+	stuck     atomic.Int64   // timed-out calls still running
+	reports   sync.WaitGroup // the watchdog and its timedOut calls, which Close waits for
+	done      chan struct{}  // closed by Close: stops the controller and the watchdog
+	ctl       controller     // owned by the control goroutine
 
 	exitOnce sync.Once      // OnAppExit
 	mu       sync.Mutex     // guards active, with a Timeout
@@ -646,6 +646,11 @@ func (g *Gateway) finish(c *call) error {
 	switch res.Kind {
 	case cpython.Buffered:
 		defer res.Release()
+		if res.Traceback != "" {
+			// close() failed after the app had made its whole body:
+			// the response stands, and the error is logged.
+			g.appError(c, res.Traceback)
+		}
 		h, err := c.parseHead(res.Head())
 		if err != nil {
 			g.appError(c, err.Error()+"\n")

@@ -8,8 +8,9 @@ closed = {}
 
 
 class Body:
-    def __init__(self, name, chunks, fail_at=None, delay=0.0):
+    def __init__(self, name, chunks, fail_at=None, delay=0.0, close_fails=False):
         self.name, self.chunks, self.fail_at, self.delay = name, chunks, fail_at, delay
+        self.close_fails = close_fails
 
     def __iter__(self):
         for i in range(self.chunks):
@@ -22,6 +23,8 @@ class Body:
     def close(self):
         with lock:
             closed[self.name] = closed.get(self.name, 0) + 1
+        if self.close_fails:
+            raise RuntimeError("close() failed after the whole body")
 
 
 def app(environ, start_response):
@@ -31,6 +34,11 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/json")])
         with lock:
             return [json.dumps(closed, sort_keys=True).encode()]
+    if path == "/whole_close_fails":
+        # One chunk, all that Content-Length says: the body is whole
+        # before close() fails.
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "8")])
+        return Body(name, 1, close_fails=True)
     start_response("200 OK", [("Content-Type", "text/plain")])
     if path == "/ok":
         return Body(name, 3)
