@@ -864,7 +864,7 @@ func runMaster(ctx context.Context, sigs <-chan os.Signal, args []string, wd str
 		Exe:             exe,
 		Args:            args,
 		Dir:             wd,
-		CPUAffinity:     cfg.CPUAffinity,
+		CPUAffinity:     supervisor.Affinity(cfg.CPUAffinity),
 		Sockets:         sockets,
 		CloseGates:      slots.CloseGates,
 		Stdout:          stdout,

@@ -604,22 +604,7 @@ func TestCPUAffinity(t *testing.T) {
 	}
 	cpus := allowedCPUs(t, string(own))
 	s := startWorkers(t, 3, pogo("-b", "127.0.0.1:0", "-w", "3", "--cpu-affinity", "pid_app:app"))
-	check := func(n, pid int, want string) {
-		t.Helper()
-		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		if err != nil || len(tasks) < 2 {
-			t.Fatalf("worker %d (pid %d): %d threads, %v", n, pid, len(tasks), err)
-		}
-		for _, task := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
-			if err != nil {
-				continue // the thread has exited
-			}
-			if got := strings.Join(allowedCPUs(t, string(b)), ","); got != want {
-				t.Errorf("worker %d (pid %d) thread %s may run on CPUs %s, want %s", n, pid, task.Name(), got, want)
-			}
-		}
-	}
+	check := func(n, pid int, want string) { t.Helper(); checkWorkerCPUs(t, n, pid, want) }
 	pids := workerPIDs(s.stderr.String())
 	for n := 1; n <= 3; n++ {
 		check(n, pids[n], cpus[(n-1)%len(cpus)])
@@ -637,6 +622,70 @@ func TestCPUAffinity(t *testing.T) {
 	}
 	if got := allowedCPUs(t, string(b)); strings.Join(got, ",") != strings.Join(cpus, ",") {
 		t.Errorf("the master may run on CPUs %v, want all of %v", got, cpus)
+	}
+}
+
+// checkWorkerCPUs checks that every thread of worker n (pid) may run on
+// the CPUs want ("0,1") and no others.
+func checkWorkerCPUs(t *testing.T, n, pid int, want string) {
+	t.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("worker %d (pid %d): %d threads, %v", n, pid, len(tasks), err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue // the thread has exited
+		}
+		if got := strings.Join(allowedCPUs(t, string(b)), ","); got != want {
+			t.Errorf("worker %d (pid %d) thread %s may run on CPUs %s, want %s", n, pid, task.Name(), got, want)
+		}
+	}
+}
+
+// TestCPUAffinityByDefault: with as many workers as the CPUs pogo may run
+// on, each is bound to one of them unless --no-cpu-affinity; with more or
+// fewer workers none is. (pogo is started under taskset with two CPUs.)
+func TestCPUAffinityByDefault(t *testing.T) {
+	t.Parallel()
+	own, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	cpus := allowedCPUs(t, string(own))
+	if len(cpus) < 2 {
+		t.Skip("one CPU: two workers cannot have one each")
+	}
+	taskset := needProgram(t, "taskset")
+	two := cpus[0] + "," + cpus[1]
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		bound bool
+	}{
+		{"as many workers as CPUs", []string{"-w", "2"}, true},
+		{"as many, --no-cpu-affinity", []string{"-w", "2", "--no-cpu-affinity"}, false},
+		{"more workers than CPUs", []string{"-w", "3"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := pogo(append(append([]string{"-b", "127.0.0.1:0"}, tc.args...), "pid_app:app")...)
+			cmd.Args = append([]string{taskset, "-c", two}, cmd.Args...)
+			cmd.Path = taskset
+			n, _ := strconv.Atoi(tc.args[1])
+			s := startWorkers(t, n, cmd)
+			pids := workerPIDs(s.stderr.String())
+			for w := 1; w <= n; w++ {
+				want := two
+				if tc.bound {
+					want = cpus[w-1]
+				}
+				checkWorkerCPUs(t, w, pids[w], want)
+			}
+			if logged := strings.Contains(s.stderr.String(), "Workers bound one to each of the 2 CPUs"); logged != tc.bound {
+				t.Errorf("the log says the workers are bound: %v, want %v", logged, tc.bound)
+			}
+		})
 	}
 }
 

@@ -135,8 +135,10 @@ type Config struct {
 	// CGI serves exactly one request from the CGI/1.1 environment and
 	// stdin, and writes the CGI response to stdout (RFC 3875).
 	CGI bool
-	// CPUAffinity binds each worker to one CPU, round robin.
-	CPUAffinity bool
+	// CPUAffinity binds each worker to one CPU, round robin: "on"
+	// always, "off" never, "" when the workers are as many as the CPUs
+	// pogo may run on (one each).
+	CPUAffinity string
 	// MetricsBind, if set, is an address (as in Binds) serving /metrics
 	// (Prometheus), /healthz and /readyz; with workers, from the master.
 	MetricsBind string

@@ -36,8 +36,9 @@ type Options struct {
 	// CPUAffinity binds each worker slot to one of the CPUs the master
 	// may run on, round robin (slot i on the i-th), as uWSGI's
 	// --cpu-affinity does: a worker's threads, and the GIL handed among
-	// them, stay on one CPU's caches.
-	CPUAffinity bool
+	// them, stay on one CPU's caches. By default (AffinityAuto) it does
+	// when there are as many workers as CPUs.
+	CPUAffinity Affinity
 	// Sockets opens the listening sockets of one more worker slot: a slot
 	// is a place for one worker, whose replacements inherit the same
 	// sockets. The master keeps them open while the slot exists, so no
@@ -179,12 +180,19 @@ func Run(ctx context.Context, opts Options) error {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
-	if opts.CPUAffinity {
+	if opts.CPUAffinity != AffinityOff {
 		mask, err := affinity(0)
-		if err != nil {
+		switch {
+		case err != nil && opts.CPUAffinity == AffinityOn:
 			return err
+		case err != nil:
+			m.log.Debug("Workers not bound to CPUs: " + err.Error())
+		case opts.CPUAffinity == AffinityOn:
+			m.cpus = mask.cpus()
+		case m.n > 1 && m.n == len(mask.cpus()):
+			m.cpus = mask.cpus()
+			m.log.Info(fmt.Sprintf("Workers bound one to each of the %d CPUs (--no-cpu-affinity: not bound)", m.n))
 		}
-		m.cpus = mask.cpus()
 	}
 	defer m.closeSlots(0)
 	if err := m.openSlots(); err != nil {
