@@ -468,6 +468,9 @@ func serve(ctx context.Context, sigs <-chan os.Signal, cfg *config.Config, main 
 	retireAt := uint64(0)
 	maxMemory := 0 // MB, once this worker has checked what it uses loaded
 	if worker != nil {
+		if cpu, err := worker.Bind(); err != nil {
+			log.Warn(fmt.Sprintf("Worker %d not bound to CPU %d: %v", worker.ID, cpu, err))
+		}
 		log.Info(fmt.Sprintf("Worker %d ready: Python %s, %s", worker.ID, cpython.Version(), threadsText(cfg)))
 		worker.Ready()
 		t := time.NewTicker(100 * time.Millisecond)

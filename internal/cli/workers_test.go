@@ -598,11 +598,7 @@ func TestMetrics(t *testing.T) {
 // runtime's first ones too), and a replacement keeps its slot's CPU.
 func TestCPUAffinity(t *testing.T) {
 	t.Parallel()
-	own, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skip(err)
-	}
-	cpus := allowedCPUs(t, string(own))
+	cpus := ownCPUs(t)
 	s := startWorkers(t, 3, pogo("-b", "127.0.0.1:0", "-w", "3", "--cpu-affinity", "pid_app:app"))
 	check := func(n, pid int, want string) { t.Helper(); checkWorkerCPUs(t, n, pid, want) }
 	pids := workerPIDs(s.stderr.String())
@@ -649,11 +645,7 @@ func checkWorkerCPUs(t *testing.T, n, pid int, want string) {
 // fewer workers none is. (pogo is started under taskset with two CPUs.)
 func TestCPUAffinityByDefault(t *testing.T) {
 	t.Parallel()
-	own, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skip(err)
-	}
-	cpus := allowedCPUs(t, string(own))
+	cpus := ownCPUs(t)
 	if len(cpus) < 2 {
 		t.Skip("one CPU: two workers cannot have one each")
 	}
@@ -687,6 +679,16 @@ func TestCPUAffinityByDefault(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ownCPUs returns the CPUs the test may run on (skipping without /proc).
+func ownCPUs(t *testing.T) []string {
+	t.Helper()
+	own, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	return allowedCPUs(t, string(own))
 }
 
 // allowedCPUs expands the Cpus_allowed_list of a /proc status file

@@ -1,9 +1,9 @@
 package supervisor
 
 import (
+	"errors"
 	"os"
-	"os/exec"
-	"runtime"
+	"strconv"
 	"syscall"
 	"unsafe"
 )
@@ -48,36 +48,46 @@ func affinity(tid int) (cpuMask, error) {
 	return m, nil
 }
 
-func setAffinity(m *cpuMask) error {
-	_, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(*m), uintptr(unsafe.Pointer(m)))
+// setAffinity sets thread tid's CPU mask (0: the calling thread's).
+func setAffinity(tid int, m *cpuMask) error {
+	_, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(*m), uintptr(unsafe.Pointer(m)))
 	if e != 0 {
 		return os.NewSyscallError("sched_setaffinity", e)
 	}
 	return nil
 }
 
-// startOn starts cmd bound to one CPU. The mask is set on the thread that
-// forks, for the moment of the fork, so that the child and every thread
-// it makes (the Go runtime's first ones too) inherit it; binding the
-// child's pid afterwards would miss the threads it had already started.
-func startOn(cmd *exec.Cmd, cpu int) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	old, err := affinity(0)
-	if err != nil {
-		return err
-	}
+// bindThreads binds every thread of this process to cpu. A thread made
+// meanwhile by one not yet bound is found by the next pass; a thread made
+// by a bound one is bound from birth. The worker calls it once loaded, so
+// that the import runs wherever the kernel finds room: a replacement
+// bound from its fork shared its slot's CPU with the worker it replaces,
+// which may be spinning in a request that timed out, while the other CPU
+// had room.
+func bindThreads(cpu int) error {
 	var one cpuMask
 	one[cpu/64] = 1 << (cpu % 64)
-	if err := setAffinity(&one); err != nil {
-		return err
+	for {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		changed := false
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			if m, err := affinity(tid); err != nil || m == one {
+				continue // bound already, or ended
+			}
+			if err := setAffinity(tid, &one); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
 	}
-	err = cmd.Start()
-	if rerr := setAffinity(&old); rerr != nil && err == nil {
-		// The thread cannot get its mask back: it must not run other
-		// goroutines. Locked and not unlocked, it exits with this one.
-		runtime.LockOSThread()
-		return rerr
-	}
-	return err
 }

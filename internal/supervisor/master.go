@@ -37,7 +37,8 @@ type Options struct {
 	// may run on, round robin (slot i on the i-th), as uWSGI's
 	// --cpu-affinity does: a worker's threads, and the GIL handed among
 	// them, stay on one CPU's caches. By default (AffinityAuto) it does
-	// when there are as many workers as CPUs.
+	// when there are as many workers as CPUs. A worker binds itself once
+	// its app is loaded (Worker.Bind).
 	CPUAffinity Affinity
 	// Sockets opens the listening sockets of one more worker slot: a slot
 	// is a place for one worker, whose replacements inherit the same
@@ -625,11 +626,10 @@ func (m *master) start(slot int) error {
 	if m.opts.Credential != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.opts.Credential}
 	}
-	start := cmd.Start
 	if cpus := m.cpus; len(cpus) > 0 {
-		start = func() error { return startOn(cmd, cpus[slot%len(cpus)]) }
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", EnvWorkerCPU, cpus[slot%len(cpus)]))
 	}
-	if err := start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		link.Close()
 		return err
 	}

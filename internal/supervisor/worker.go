@@ -19,6 +19,10 @@ import (
 // is fd 3 and the listeners follow it, in the order of the binds.
 const EnvWorker = "POGO_WORKER"
 
+// EnvWorkerCPU, if set, is the CPU the worker binds itself to once
+// loaded (Options.CPUAffinity, Worker.Bind).
+const EnvWorkerCPU = "POGO_WORKER_CPU"
+
 const linkFD = 3
 
 // Worker is a worker process's side of its link to the master. Its
@@ -31,6 +35,7 @@ type Worker struct {
 	// Packets are the master's UDP sockets (HTTP/3), one per TCP bind.
 	Packets []net.PacketConn
 
+	cpu  int        // EnvWorkerCPU, -1 if none
 	mu   sync.Mutex // serialises writes to link
 	link net.Conn
 	gone chan struct{}
@@ -49,7 +54,13 @@ func Inherited() (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{ID: id, gone: make(chan struct{})}
+	w := &Worker{ID: id, cpu: -1, gone: make(chan struct{})}
+	if v, ok := os.LookupEnv(EnvWorkerCPU); ok {
+		os.Unsetenv(EnvWorkerCPU)
+		if w.cpu, err = strconv.Atoi(v); err != nil || w.cpu < 0 || w.cpu >= len(cpuMask{})*64 {
+			return nil, fmt.Errorf("supervisor: bad %s=%q", EnvWorkerCPU, v)
+		}
+	}
 	w.link, err = fileConn(linkFD)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: link to the master: %w", err)
@@ -94,6 +105,15 @@ func fileConn(fd int) (net.Conn, error) {
 	f := os.NewFile(uintptr(fd), "link")
 	defer f.Close()
 	return net.FileConn(f)
+}
+
+// Bind binds every thread of the worker to the CPU the master chose for
+// its slot, if it chose one; it returns the CPU, or -1.
+func (w *Worker) Bind() (int, error) {
+	if w.cpu < 0 {
+		return -1, nil
+	}
+	return w.cpu, bindThreads(w.cpu)
 }
 
 // Ready tells the master the worker is serving.
