@@ -107,66 +107,57 @@ func checkOverWarning(t *testing.T, logs string, tc clenCase) {
 // response starts where it should; a body shorter than its Content-Length
 // keeps the app's header and ends with the connection.
 func TestContentLengthBoundHTTP1(t *testing.T) {
-	for _, mode := range []struct {
-		name    string
-		threads int
-	}{{"pool", 4}, {"direct", 0}} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := start(t, "clen_app:app", withThreads(mode.threads))
-			for _, tc := range clenCases(t) {
-				t.Run(tc.name, func(t *testing.T) {
-					c := dial(t, s.Addr)
-					if tc.short {
-						// One request: the server closes the
-						// connection, which a pipelined one it has not
-						// read would reset.
-						c.send("GET " + tc.target + " HTTP/1.1\r\nHost: x\r\n\r\n")
-					} else {
-						// Two requests at once: the second's response
-						// must follow the first's Content-Length bytes.
-						c.send("GET " + tc.target + " HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+	onBothPaths(t, "clen_app:app", 4, func(t *testing.T, s *testServer, _ bool) {
+		for _, tc := range clenCases(t) {
+			t.Run(tc.name, func(t *testing.T) {
+				c := dial(t, s.Addr)
+				if tc.short {
+					// One request: the server closes the
+					// connection, which a pipelined one it has not
+					// read would reset.
+					c.send("GET " + tc.target + " HTTP/1.1\r\nHost: x\r\n\r\n")
+				} else {
+					// Two requests at once: the second's response
+					// must follow the first's Content-Length bytes.
+					c.send("GET " + tc.target + " HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+				}
+				resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != strconv.Itoa(tc.cl) {
+					t.Fatalf("%d, Content-Length %q, want 200 and %d", resp.StatusCode, resp.Header.Get("Content-Length"), tc.cl)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if tc.short {
+					if !errors.Is(err, io.ErrUnexpectedEOF) {
+						t.Errorf("reading the short body: %v, want the connection closed", err)
 					}
-					resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
-					if err != nil {
-						t.Fatal(err)
+					if !bytes.Equal(body, tc.want) {
+						t.Errorf("got %d body bytes (right: %v), want the %d there are", len(body), bytes.HasPrefix(tc.want, body), len(tc.want))
 					}
-					if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != strconv.Itoa(tc.cl) {
-						t.Fatalf("%d, Content-Length %q, want 200 and %d", resp.StatusCode, resp.Header.Get("Content-Length"), tc.cl)
+					if rest := c.rest(); rest != "" {
+						t.Errorf("after the short body: %q, want the connection closed", rest[:min(len(rest), 100)])
 					}
-					body, err := io.ReadAll(resp.Body)
-					if tc.short {
-						if !errors.Is(err, io.ErrUnexpectedEOF) {
-							t.Errorf("reading the short body: %v, want the connection closed", err)
-						}
-						if !bytes.Equal(body, tc.want) {
-							t.Errorf("got %d body bytes (right: %v), want the %d there are", len(body), bytes.HasPrefix(tc.want, body), len(tc.want))
-						}
-						if rest := c.rest(); rest != "" {
-							t.Errorf("after the short body: %q, want the connection closed", rest[:min(len(rest), 100)])
-						}
-						return
-					}
-					if err != nil || !bytes.Equal(body, tc.want) {
-						t.Fatalf("body: %d bytes (right: %v), %v; want %d", len(body), bytes.Equal(body, tc.want), err, len(tc.want))
-					}
-					resp, err = http.ReadResponse(c.br, &http.Request{Method: "GET"})
-					if err != nil {
-						t.Fatalf("the next response: %v", err)
-					}
-					next, err := io.ReadAll(resp.Body)
-					if err != nil || resp.StatusCode != 200 || string(next) != "ok" {
-						t.Fatalf("the next response: %d %q %v, want 200 \"ok\"", resp.StatusCode, next, err)
-					}
-					// The second response is written after the first's
-					// Serve returned, and so after its log line.
-					checkOverWarning(t, s.Logs(), tc)
-				})
-			}
-			if st := s.GW.Stats(); mode.threads == 0 && st.DirectCalls == 0 || mode.threads > 0 && st.DirectCalls > 0 {
-				t.Errorf("%d calls ran directly, %d on the pool", st.DirectCalls, st.PoolCalls)
-			}
-		})
-	}
+					return
+				}
+				if err != nil || !bytes.Equal(body, tc.want) {
+					t.Fatalf("body: %d bytes (right: %v), %v; want %d", len(body), bytes.Equal(body, tc.want), err, len(tc.want))
+				}
+				resp, err = http.ReadResponse(c.br, &http.Request{Method: "GET"})
+				if err != nil {
+					t.Fatalf("the next response: %v", err)
+				}
+				next, err := io.ReadAll(resp.Body)
+				if err != nil || resp.StatusCode != 200 || string(next) != "ok" {
+					t.Fatalf("the next response: %d %q %v, want 200 \"ok\"", resp.StatusCode, next, err)
+				}
+				// The second response is written after the first's
+				// Serve returned, and so after its log line.
+				checkOverWarning(t, s.Logs(), tc)
+			})
+		}
+	})
 }
 
 // TestContentLengthBoundHead: HEAD keeps the app's Content-Length, with

@@ -173,6 +173,28 @@ func accessLog(t testing.TB, lines *syncBuffer, format string) *accesslog.Logger
 
 func withThreads(n int) func(*setup) { return func(s *setup) { s.gw.Threads = n } }
 
+// onBothPaths runs f in a subtest against a server of spec on each path a
+// call can take: a fixed pool of threads, and the adaptive model, whose
+// calls run directly on the connection's goroutine; and checks that f's
+// calls took that path (direct: the adaptive model). (A call in the adaptive model may still run on the
+// pool: its goroutine's OS thread may be one beyond those allowed to run
+// Python directly, which the tests before it in this process have used. A
+// test of a few calls makes more until one has run directly.)
+func onBothPaths(t *testing.T, spec string, poolThreads int, f func(t *testing.T, s *testServer, direct bool)) {
+	for _, mode := range []struct {
+		name    string
+		threads int
+	}{{"pool", poolThreads}, {"direct", 0}} {
+		t.Run(mode.name, func(t *testing.T) {
+			s := start(t, spec, withThreads(mode.threads))
+			f(t, s, mode.threads == 0)
+			if st := s.GW.Stats(); mode.threads == 0 && st.DirectCalls == 0 || mode.threads > 0 && st.DirectCalls > 0 {
+				t.Errorf("%d calls ran directly, %d on the pool", st.DirectCalls, st.PoolCalls)
+			}
+		})
+	}
+}
+
 // get fetches path and returns status and body.
 func get(t testing.TB, url string) (int, string) {
 	t.Helper()
