@@ -79,6 +79,19 @@ func (c *Call) Waits(p *Pool) bool {
 	return tid != 0 && C.pogo_pool_waits(p.c, C.int32_t(tid)) != 0
 }
 
+// HandedOff reports, while the call runs, whether it is handed off to Go
+// now (reading the body, writing the response: waiting on its client or
+// on Go), and its time handed off so far, the current hand-off included.
+// It may be called from any goroutine.
+func (c *Call) HandedOff() (now bool, total time.Duration) {
+	since := atomic.LoadInt64((*int64)(unsafe.Pointer(&c.job.out.to_go_since)))
+	total = time.Duration(atomic.LoadInt64((*int64)(unsafe.Pointer(&c.job.out.handoff_ns))))
+	if since != 0 {
+		total += time.Duration(int64(C.pogo_now_ns()) - since)
+	}
+	return since != 0, total
+}
+
 // ReadErr returns the error that ended the last run's body read, if any.
 func (c *Call) ReadErr() error { return c.readErr }
 

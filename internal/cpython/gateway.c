@@ -80,10 +80,13 @@ typedef struct {
 	int64_t start;
 } gone_to_go;
 
-static gone_to_go handoff(void)
+static gone_to_go handoff(pogo_thread *t)
 {
 	PyThreadState *ts = PyEval_SaveThread();
-	return (gone_to_go){ts, pogo_now_ns()};
+	int64_t now = pogo_now_ns();
+	if (t->out != NULL)
+		__atomic_store_n(&t->out->to_go_since, now, __ATOMIC_RELAXED);
+	return (gone_to_go){ts, now};
 }
 
 static void regain(pogo_thread *t, gone_to_go h)
@@ -93,6 +96,10 @@ static void regain(pogo_thread *t, gone_to_go h)
 	int64_t t2 = pogo_now_ns();
 	t->gil_ns += t2 - t1;
 	t->handoff_ns += t2 - h.start;
+	if (t->out != NULL) {
+		__atomic_store_n(&t->out->handoff_ns, t->handoff_ns, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->out->to_go_since, 0, __ATOMIC_RELAXED);
+	}
 }
 
 /* ---- wsgi.input ---- */
@@ -127,7 +134,7 @@ static Py_ssize_t read_go(Input *in, char *dst, Py_ssize_t n)
 		return 0;
 	pogo_thread *t = in->t;
 	ssize_t r;
-	gone_to_go save = handoff();
+	gone_to_go save = handoff(t);
 	if (t->job != NULL) {
 		pogo_settle(t->job); /* before the job's arguments change */
 		t->job->p = dst;
@@ -514,7 +521,7 @@ static int send(Gate *g, const char *data, size_t n)
 		gone_to_go save;
 		int waits = pogo_write_pending();
 		if (waits)
-			save = handoff();
+			save = handoff(t);
 		rc = pogo_post_write(t->job, head, head_len, data, n);
 		if (waits)
 			regain(t, save);
@@ -522,7 +529,7 @@ static int send(Gate *g, const char *data, size_t n)
 			g->gone = 1;
 		return rc;
 	}
-	gone_to_go save = handoff();
+	gone_to_go save = handoff(t);
 	if (t->job != NULL) {
 		pogo_settle(t->job);
 		t->job->head = (char *)head;
@@ -1106,7 +1113,7 @@ static int finish_file(Gate *g, FileWrapper *fw, pogo_result *out)
 	pogo_thread *t = g->t;
 	int rc;
 	g->sent = 1;
-	gone_to_go save = handoff();
+	gone_to_go save = handoff(t);
 	if (t->job != NULL) {
 		pogo_settle(t->job);
 		t->job->head = g->head;
@@ -1299,6 +1306,9 @@ int pogo_call(pogo_thread *t, pogo_app *app, const char *env, size_t env_len,
 		pogo_sched_times(&cpu0, &delay0);
 	t->gil_ns = t1 - t0;
 	t->handoff_ns = 0;
+	__atomic_store_n(&out->handoff_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&out->to_go_since, 0, __ATOMIC_RELAXED);
+	t->out = out;
 
 	Input *in = NULL;
 	PyObject *environ = NULL;
@@ -1371,8 +1381,9 @@ done:
 		out->cpu_ns = cpu1 - cpu0;
 		out->preempted_ns = delay1 - delay0;
 	}
+	t->out = NULL;
 	out->gil_ns = t->gil_ns;
-	out->handoff_ns = t->handoff_ns;
+	__atomic_store_n(&out->handoff_ns, t->handoff_ns, __ATOMIC_RELAXED);
 	out->wall_ns = t2 - t1;
 	pogo_in_request = 0;
 	PyEval_SaveThread();

@@ -13,6 +13,9 @@ struct pogo_thread {
 	/* On a pool thread, the job it runs (NULL between jobs): what the call
 	 * needs from Go goes through its mailbox instead of a callback. */
 	pogo_job *job;
+	/* The running call's result (NULL between calls), where its hand-offs
+	 * to Go are published as they happen (pogo_result.to_go_since). */
+	pogo_result *out;
 	int64_t gil_ns;     /* the running call's GIL waits so far */
 	int64_t handoff_ns; /* and its time handed off to Go (GIL waits after included) */
 	/* The last request's start_response and wsgi.input, for the next one

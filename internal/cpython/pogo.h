@@ -110,6 +110,12 @@ typedef struct {
 	 * cpu_clock, so that a controller can see whether a long call waits
 	 * (pogo_pool_waits). */
 	int32_t tid;
+	/* While the call runs: when its current hand-off to Go began (reading
+	 * the body, writing the response: pogo_now_ns), 0 if it is not in
+	 * one, and handoff_ns is kept up to date at the end of each. So a
+	 * controller can tell a call waiting on its client from one waiting
+	 * in the app. */
+	int64_t to_go_since;
 } pogo_result;
 
 /*

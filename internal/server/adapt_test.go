@@ -7,6 +7,7 @@ package server_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -218,5 +219,44 @@ func TestPoolShrinks(t *testing.T) {
 	// for Go's threads, which live on.
 	if released := now - was; released <= 0 || len(threads)-released > st.Direct {
 		t.Errorf("%d of the objects kept by %d threads released; %d of Go's threads run Python", released, len(threads), st.Direct)
+	}
+}
+
+// TestSlowClientIsNotAWait: a direct call blocked in its writes on a
+// client that does not read gives the direct path's slot to the next
+// request, but its path is not moved to the pool: the client is slow,
+// not the app. (Counted as a wait, a 100 KiB echo under wrk went to a
+// pool of one thread and back tens of times in 8 s, with 100-800 ms
+// responses.)
+func TestSlowClientIsNotAWait(t *testing.T) {
+	s := start(t, "adapt_app:app", withThreads(0))
+	get(t, s.URL+"/stream?1") // learnt: a path that runs
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// 64 MiB, far more than the sockets' buffers: never read.
+	if err := conn.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte("GET /stream?1024 HTTP/1.1\r\nHost: test\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream's call to start", func() bool { return s.GW.Stats().Busy > 0 })
+	ended := s.GW.Stats().Calls
+	// Another path's request gets a Python thread while the stream's
+	// call is blocked: the controller has looked at the stream's call.
+	if code, body := get(t, s.URL+"/peak"); code != 200 {
+		t.Fatalf("/peak beside a blocked stream: %d %s", code, body)
+	}
+	if st := s.GW.Stats(); st.Calls != ended+1 {
+		t.Fatalf("the stream's call ended before its client read: %+v", st)
+	}
+	if s.GW.Waits(&wsgi.Request{Method: "GET", RequestURI: "/stream?1"}) {
+		t.Errorf("the path of a call blocked on its client is predicted to wait (decisions %v)", s.GW.Stats().Decisions)
+	}
+	if n := s.GW.Stats().Decisions["pool"]; n != 0 {
+		t.Errorf("%d paths moved to the pool, want none", n)
 	}
 }

@@ -310,7 +310,13 @@ func (g *Gateway) longWaits(clock int64) int {
 		// while: another call beside it would only contend with it for
 		// the GIL. But not past holdMax, or the direct path's requests
 		// would wait behind a call that never ends.
-		if c.slot.Load() == slotHeld && (clock-c.began.Load() >= hold || c.cc.Waits(g.pool)) &&
+		//
+		// A call handed off to Go (writing to a client that reads
+		// slowly, reading a body) gives its slot back too, but its
+		// path is not one that waits: the client is slow, not the app.
+		onClient, handed := c.cc.HandedOff()
+		waits := !onClient && c.cc.Waits(g.pool)
+		if c.slot.Load() == slotHeld && (clock-c.began.Load() >= hold || waits || onClient) &&
 			c.slot.CompareAndSwap(slotHeld, slotGiven) {
 			g.direct.release()
 		}
@@ -321,7 +327,7 @@ func (g *Gateway) longWaits(clock int64) int {
 			// next calls run on the pool. (One that runs, or is
 			// preempted, or waits for the GIL, is judged at the next
 			// look: the pool would only add to the contention.)
-			if c.slot.Load() != slotNone && c.cc.Waits(g.pool) {
+			if c.slot.Load() != slotNone && waits {
 				g.direct.divert()
 				if g.routes.waited(int(c.route.Load())) {
 					g.stats.flipped(true)
@@ -342,8 +348,9 @@ func (g *Gateway) longWaits(clock int64) int {
 			// while the calls want a core.)
 			c.look.waiting = 10*(cpu-c.look.cpu) < elapsed && g.ctl.demand < 0.5
 			c.look.tick, c.look.cpu = clock, cpu
-			// Long, waiting or not: its path's next calls go to the pool.
-			if g.routes.waited(int(c.route.Load())) {
+			// Long in the app, waiting or not: its path's next calls go
+			// to the pool. (Not for the time it waited on its client.)
+			if time.Duration(clock-c.began.Load())*tick-handed > firstLook && g.routes.waited(int(c.route.Load())) {
 				g.stats.flipped(true)
 			}
 		}

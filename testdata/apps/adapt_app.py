@@ -15,6 +15,9 @@
                     thread state is cleared (a retired pool thread), its
                     finalizer counts it in /released
     /released       how many kept objects have been released
+    /stream?N       N chunks of 64 KiB, streamed (one at a time, with a
+                    Content-Length): a client that does not read blocks
+                    the call in its writes
 """
 import threading
 import time
@@ -89,6 +92,10 @@ def app(environ, start_response):
         body = b"%d" % threading.get_ident()
     elif path == "/released":
         body = b"%d" % released
+    elif path == "/stream":
+        n = int(arg or "1")
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n << 16))])
+        return (b"x" * (1 << 16) for _ in range(n))
     else:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
