@@ -79,6 +79,10 @@ func (c *Call) Waits(p *Pool) bool {
 	return tid != 0 && C.pogo_pool_waits(p.c, C.int32_t(tid)) != 0
 }
 
+// StateReads counts the threads' states read from /proc (Waits,
+// Pool.Sample) in the process: each is a few µs of system calls.
+func StateReads() uint64 { return uint64(C.pogo_state_reads()) }
+
 // HandedOff reports, while the call runs, whether it is handed off to Go
 // now (reading the body, writing the response: waiting on its client or
 // on Go), and its time handed off so far, the current hand-off included.

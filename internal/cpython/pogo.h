@@ -312,6 +312,10 @@ int64_t pogo_now_ns(void);
  * GIL's futex word). */
 int pogo_pool_waits(pogo_pool *p, int32_t tid);
 
+/* pogo_state_reads counts the threads' states read from /proc
+ * (pogo_pool_waits, pogo_pool_sample), in the process. */
+uint64_t pogo_state_reads(void);
+
 /* pogo_clock_ns reads a clock (pogo_result.cpu_clock), in ns; -1 if it
  * cannot (the thread has ended). */
 int64_t pogo_clock_ns(int64_t clock);

@@ -547,8 +547,13 @@ static int runnable(pid_t tid)
 	return p != NULL && p[1] == ' ' && p[2] == 'R';
 }
 
+static uint64_t state_reads; /* pogo_state_reads */
+
+uint64_t pogo_state_reads(void) { return __atomic_load_n(&state_reads, __ATOMIC_RELAXED); }
+
 static int state(pid_t tid, unsigned long *addr)
 {
+	__atomic_fetch_add(&state_reads, 1, __ATOMIC_RELAXED);
 	char path[64], b[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -260,3 +260,38 @@ func TestSlowClientIsNotAWait(t *testing.T) {
 		t.Errorf("%d paths moved to the pool, want none", n)
 	}
 }
+
+// TestLongCallsAreNotReadEachTick: the controller reads what a thread is
+// blocked in from /proc (a few µs) only for the calls it decides
+// something for, not for every long call at every tick. (Read for each of
+// 500 server-sent-event streams, 50k reads a second took the core from
+// the requests beside them: hello went from 70k to 3k req/s.)
+func TestLongCallsAreNotReadEachTick(t *testing.T) {
+	s := start(t, "adapt_app:app", withThreads(0))
+	const n = 64
+	key := strconv.FormatInt(time.Now().UnixNano(), 36) // one gathering per run
+	gather := fmt.Sprintf("/gather?%d&%s", n+1, key)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		getAll(t, s.URL, n, func(int) string { return gather })
+	}()
+	waitFor(t, "the long calls to be in the app", func() bool {
+		_, in := get(t, s.URL+"/gathered?"+key)
+		return in == strconv.Itoa(n)
+	})
+	// Past their first look (20 ms), at which each is read once.
+	first := s.GW.Stats().Ticks + 5
+	waitFor(t, "their first look", func() bool { return s.GW.Stats().Ticks >= first })
+	st0 := s.GW.Stats()
+	waitFor(t, "30 ticks", func() bool { return s.GW.Stats().Ticks >= st0.Ticks+30 })
+	st := s.GW.Stats()
+	reads, ticks := st.StateReads-st0.StateReads, st.Ticks-st0.Ticks+1
+	if reads >= uint64(ticks)*n/4 {
+		t.Errorf("%d threads' states read in %d ticks with %d long calls in the app", reads, ticks, n)
+	}
+	if code, body := get(t, s.URL+gather); code != 200 {
+		t.Fatalf("the last of the long calls: %d %s", code, body)
+	}
+	<-done
+}

@@ -551,6 +551,11 @@ type Stats struct {
 	// "grow" and "shrink" the pool's limit, and a path's requests moved
 	// to the "pool" or back to running "direct".
 	Decisions map[string]uint64
+	// Ticks counts the adaptive controller's ticks (one every 10 ms);
+	// StateReads the threads' states it read from /proc meanwhile (the
+	// process's, not only this gateway's).
+	Ticks      int64
+	StateReads uint64
 }
 
 // Stats returns the gateway's figures.
@@ -574,6 +579,8 @@ func (g *Gateway) Stats() Stats {
 		GILWait:     time.Duration(st.gil.Load()),
 		QueueWait:   time.Duration(st.queue.Read(nil)),
 		Decisions:   map[string]uint64{},
+		Ticks:       st.clock.Load(),
+		StateReads:  cpython.StateReads(),
 	}
 	if !g.fixed {
 		s.Direct = cpython.DirectThreads()

@@ -5,6 +5,7 @@
     /gather?N&KEY   waits (GIL released) until N requests of KEY are in the app
                     at once, then answers "N"; after 60 s it gives up and
                     answers how many it saw
+    /gathered?KEY   how many requests of KEY /gather has seen
     /peak           "PEAK ACTIVE"; /reset sets the peak to the requests in now
     /cpu?MS         pure-Python work for about MS milliseconds of CPU
     /local?KEY      "IDENT COUNT": the OS thread's ident and its threading.local
@@ -72,6 +73,9 @@ def app(environ, start_response):
             cond.notify_all()
             cond.wait_for(lambda: gathered[key] >= n, timeout=60)
             body = b"%d" % gathered[key]
+    elif path == "/gathered":
+        with cond:
+            body = b"%d" % gathered.get(arg, 0)
     elif path == "/peak":
         body = b"%d %d" % (peak, active)
     elif path == "/reset":
