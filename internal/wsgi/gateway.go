@@ -170,7 +170,12 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 	if !g.fixed {
 		// A few OS threads of Go's may run Python directly, each with a
 		// thread state for good; the pool has the rest of MaxThreads.
-		direct := min(4, opts.MaxThreads/4)
+		// Eight: a direct call that waits for the GIL can lose its P,
+		// and the connection goroutines then run on more Ms; with four,
+		// beside 500 event streams, up to a third of hello's requests
+		// found no thread state left and ran on the pool, at half the
+		// rate (docs/internals.md, "Long responses").
+		direct := min(8, opts.MaxThreads/4)
 		cpython.SetDirectThreads(direct)
 		po = cpython.PoolOptions{Cap: opts.MaxThreads - direct, IdleTimeout: opts.ThreadIdleTimeout}
 		g.ctl = newController(opts.MaxThreads - direct)
