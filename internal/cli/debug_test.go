@@ -6,6 +6,7 @@ package cli_test
 // page of an app that no longer imports after an edit, until the next.
 
 import (
+	"context"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -17,24 +18,40 @@ import (
 )
 
 // browse loads url in headless chromium and returns the DOM it built.
+//
+// Chromium, now and then, starts and never loads the page (seen in CI on
+// a busy machine: 40 s without a request, for two browsers at once). An
+// attempt that has not finished within timeout is killed, logged and
+// tried again; one that fails is a failure.
 func browse(t *testing.T, url string) *html.Node {
 	t.Helper()
 	exe := needProgram(t, "chromium")
-	cmd := exec.Command(exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--user-data-dir="+t.TempDir(), "--dump-dom", url)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	timer := time.AfterFunc(2*timeout, func() { cmd.Process.Kill() })
-	defer timer.Stop()
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	for attempt := 1; ; attempt++ {
+		// CommandContext kills it at the deadline (a timer reading
+		// cmd.Process would race with Start).
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		cmd := exec.CommandContext(ctx, exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
+			"--disable-extensions", "--disable-sync",
+			"--user-data-dir="+t.TempDir(), "--dump-dom", url)
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut && attempt < 3 {
+			t.Logf("chromium attempt %d: no page within %v, again; its stderr:\n%s", attempt, timeout, stderr.String())
+			continue
+		}
+		if err != nil {
+			t.Fatalf("chromium: %v\n%s", err, stderr.String())
+		}
+		doc, err := html.Parse(strings.NewReader(string(out)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
 	}
-	doc, err := html.Parse(strings.NewReader(string(out)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
 }
 
 // find returns the elements under n for which match is true.

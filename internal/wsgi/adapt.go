@@ -220,6 +220,7 @@ func (c *controller) decide(s sample) (limit int, kinds []int) {
 
 // control runs the controller every tick.
 func (g *Gateway) control() {
+	defer close(g.stopped)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	last := time.Now()

@@ -127,6 +127,7 @@ type Gateway struct {
 	stuck     atomic.Int64   // timed-out calls still running
 	reports   sync.WaitGroup // the watchdog and its timedOut calls, which Close waits for
 	done      chan struct{}  // closed by Close: stops the controller and the watchdog
+	stopped   chan struct{}  // closed by the controller when it has stopped
 	ctl       controller     // owned by the control goroutine
 
 	exitOnce sync.Once      // OnAppExit
@@ -161,7 +162,7 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 	if opts.Prefetch == 0 {
 		opts.Prefetch = DefaultPrefetch
 	}
-	g := &Gateway{apps: apps, opts: opts, log: opts.Log, fixed: opts.Threads > 0, done: make(chan struct{})}
+	g := &Gateway{apps: apps, opts: opts, log: opts.Log, fixed: opts.Threads > 0, done: make(chan struct{}), stopped: make(chan struct{})}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -193,7 +194,9 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 		g.reports.Add(1) // the watchdog's own: it adds the timedOut calls
 		go g.watch()
 	}
-	if !g.fixed {
+	if g.fixed {
+		close(g.stopped)
+	} else {
 		go g.control()
 	}
 	return g, nil
@@ -204,6 +207,9 @@ func New(apps []*cpython.App, opts Options) (*Gateway, error) {
 // called afterwards.
 func (g *Gateway) Close() bool {
 	close(g.done)
+	// The controller looks at every call, the free ones too: it stops
+	// before they are freed.
+	<-g.stopped
 	// A request that timed out as the process stops is still logged,
 	// and OnTimeout called, before Python goes.
 	g.reports.Wait()
