@@ -906,7 +906,7 @@ func threadsText(cfg *config.Config) string {
 	if cfg.Threads > 0 {
 		return fmt.Sprintf("%d threads", cfg.Threads)
 	}
-	return fmt.Sprintf("threads adapted up to %d", orDefault(cfg.MaxThreads, config.DefaultMaxThreads))
+	return fmt.Sprintf("threads adapted up to %d", orDefault(cfg.MaxThreads, wsgi.DefaultMaxThreads))
 }
 
 func orDefault(n, d int) int {

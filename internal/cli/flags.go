@@ -11,6 +11,7 @@ import (
 
 	"github.com/pogoserver/pogo/internal/config"
 	"github.com/pogoserver/pogo/internal/server"
+	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
 // flag is one command-line option. set receives the value ("" for
@@ -137,7 +138,7 @@ var flags = []flag{
 			}
 			return nil
 		}},
-	{[]string{"--max-threads"}, "N", fmt.Sprintf("the most Python threads pogo adapts to without --threads (default %d)", config.DefaultMaxThreads),
+	{[]string{"--max-threads"}, "N", fmt.Sprintf("the most Python threads pogo adapts to without --threads (default %d)", wsgi.DefaultMaxThreads),
 		intFlag(func(c *config.Config) *int { return &c.MaxThreads })},
 	{[]string{"--thread-idle-timeout"}, "SECONDS", "end an adapted Python thread idle this long, with its threading.local data (default 30)",
 		secondsFlag(func(c *config.Config) *time.Duration { return &c.ThreadIdleTimeout })},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pogoserver/pogo/internal/config"
 	"github.com/pogoserver/pogo/internal/cpython"
+	"github.com/pogoserver/pogo/internal/wsgi"
 )
 
 // Where pogo calls the server hooks of a gunicorn config file, in the
@@ -98,7 +99,7 @@ func hookSettings(cfg *config.Config) map[string]any {
 	}
 	threads := cfg.Threads
 	if threads == 0 {
-		threads = orDefault(cfg.MaxThreads, config.DefaultMaxThreads)
+		threads = orDefault(cfg.MaxThreads, wsgi.DefaultMaxThreads)
 	}
 	return map[string]any{
 		"access_log_format":        orString(cfg.AccessLogFormat, "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\""),

@@ -157,7 +157,7 @@ type Config struct {
 	// number to the app, up to MaxThreads.
 	Threads int
 	// MaxThreads is the most Python threads when Threads is zero. If
-	// zero, DefaultMaxThreads.
+	// zero, wsgi.DefaultMaxThreads.
 	MaxThreads int
 	// ThreadIdleTimeout ends an adapted Python thread idle this long,
 	// with its threading.local data. If zero, 30s.
@@ -241,9 +241,6 @@ type Config struct {
 	// on shutdown. If zero, 30s.
 	GracefulTimeout time.Duration
 }
-
-// DefaultMaxThreads is MaxThreads's default (see docs/internals.md).
-const DefaultMaxThreads = 512
 
 // DefaultSpoolMax is SpoolMax's default: 64 MiB.
 const DefaultSpoolMax = 64 << 20
